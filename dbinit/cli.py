@@ -1,0 +1,114 @@
+"""Command line: parse arguments, run, and choose the exit code. The only place that prints or exits."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from . import log
+from .errors import DbinitError, Interrupted, UsageError
+
+COMMANDS = ("migrate", "wait", "status", "validate", "down", "new", "baseline", "repair")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 64, not argparse's 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--migrations", help="migrations directory (DBINIT_MIGRATIONS, default ./migrations)")
+    common.add_argument("--postgres-url", help="PostgreSQL URL (POSTGRES_URL)")
+    common.add_argument("--neo4j-uri", help="Neo4j URI (NEO4J_URI)")
+    common.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
+    common.add_argument("--wait-timeout", type=float, help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
+    common.add_argument("--lock-timeout", type=float, help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
+    common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
+
+    parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    m = sub.add_parser("migrate", parents=[common], help="wait, then apply every pending migration (default)")
+    m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    m.add_argument("--out-of-order", action="store_true", default=None,
+                   help="allow pending migrations older than the newest applied one (DBINIT_OUT_OF_ORDER)")
+    sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
+    sub.add_parser("status", parents=[common], help="show the migration history")
+    sub.add_parser("validate", parents=[common], help="check the migration files offline")
+    d = sub.add_parser("down", parents=[common], help="Postgres: revert migrations newer than VERSION")
+    d.add_argument("--to", required=True, metavar="VERSION", help="the version to go back to (0 reverts all)")
+    n = sub.add_parser("new", parents=[common], help="create a correctly named migration file")
+    n.add_argument("database", choices=("postgres", "neo4j", "redis"))
+    n.add_argument("description")
+    b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
+    b.add_argument("database", choices=("postgres", "neo4j", "redis"))
+    b.add_argument("--to", required=True, metavar="VERSION")
+    sub.add_parser("repair", parents=[common], help="accept changed checksums and clear failed marks")
+    return parser
+
+
+def _status_table(plans) -> str:
+    rows = [("Version", "Date", "Database", "Description", "Status")]
+    for plan in plans:
+        for e in plan.entries:
+            day = e.applied.applied_at.strftime("%Y-%m-%d %H:%M") if e.applied else ""
+            rows.append((e.label, day, plan.db, e.description, e.state))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _on_signal(signum, frame):
+    raise Interrupted(signum)
+
+
+def run(argv: list[str]) -> int:
+    from .runner import Runner
+    from .settings import load
+
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["migrate", *argv]
+    args = _parser().parse_args(argv)
+    settings = load(migrations=args.migrations, postgres_url=args.postgres_url, neo4j_uri=args.neo4j_uri,
+                    redis_url=args.redis_url, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
+                    log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None))
+    runner = Runner(settings)
+    if args.command == "migrate":
+        runner.migrate(dry_run=args.dry_run)
+    elif args.command == "wait":
+        runner.wait()
+    elif args.command == "status":
+        print(_status_table(runner.status()))
+    elif args.command == "validate":
+        runner.validate()
+    elif args.command == "down":
+        runner.down(args.to)
+    elif args.command == "new":
+        for path in runner.new(args.database, args.description):
+            print(path)
+    elif args.command == "baseline":
+        runner.baseline(args.database, args.to)
+    elif args.command == "repair":
+        runner.repair()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # PID 1 in a container gets no default signal handling: handle both ourselves.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except Interrupted as e:
+        log.error("dbinit", f"{e}; open transactions rolled back, locks released")
+        return e.exit_code
+    except DbinitError as e:
+        log.error("dbinit", str(e), exit_code=e.exit_code)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

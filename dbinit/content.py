@@ -1,0 +1,55 @@
+"""Offline checks of what migration files hold, per database, without a server."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import InvalidMigrations, Problem
+from .files import Migration, down_of
+
+
+def parse(migration: Migration) -> list:
+    """The statements (or Redis commands) of a migration; InvalidMigrations names file and line."""
+    if migration.db == "postgres":
+        from . import sql
+
+        return sql.parse(migration).statements
+    if migration.db == "neo4j":
+        from . import cypher
+
+        return cypher.parse(migration)
+    from . import redis_commands
+
+    return redis_commands.parse(migration)
+
+
+def _warnings(migration: Migration) -> list[Problem]:
+    if migration.db == "neo4j":
+        from . import cypher
+
+        return cypher.warnings(migration)
+    return []
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    empty: list[Migration] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def check(migrations: list[Migration]) -> Report:
+    """Parse every file (and down file); raise one InvalidMigrations listing every problem."""
+    report, problems = Report(), []
+    for m in migrations:
+        scripts = [m] if m.down is None else [m, down_of(m)]
+        for script in scripts:
+            try:
+                if not parse(script) and script is m:
+                    report.empty.append(m)
+                report.warnings += _warnings(script)
+            except InvalidMigrations as e:
+                problems += e.problems
+        report.checked += 1
+    if problems:
+        raise InvalidMigrations(problems)
+    return report

@@ -1,0 +1,86 @@
+"""Typed errors. Each carries its exit code; cli.py is the one place that turns them into an exit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, pointing at the line where it is."""
+
+    path: Path | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.message
+        where = str(self.path)
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class DbinitError(Exception):
+    exit_code = 1
+
+
+class UsageError(DbinitError):
+    exit_code = 64
+
+
+class InvalidMigrations(DbinitError):
+    """Bad names, duplicates, syntax, changed checksums, out-of-order files."""
+
+    exit_code = 65
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotReady(DbinitError):
+    """A database did not answer before the deadline (or one attempt failed transiently)."""
+
+    exit_code = 69
+
+
+class LockTimeout(DbinitError):
+    exit_code = 75
+
+
+class AuthRefused(DbinitError):
+    exit_code = 77
+
+
+class ConfigError(DbinitError):
+    exit_code = 78
+
+
+class MigrationFailed(DbinitError):
+    """A migration ran and failed; names the database, the file and the line."""
+
+    exit_code = 1
+
+    def __init__(self, db: str, path: Path | None, detail: str, line: int | None = None):
+        self.db, self.path, self.detail, self.line = db, path, detail, line
+        where = "" if path is None else str(Problem(path, "", line)).rstrip(": ") + ": "
+        super().__init__(f"{db}: {where}{detail}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM, raised from the signal handler so open transactions roll back.
+
+    A KeyboardInterrupt, not a DbinitError: no `except Exception` may swallow it, and psycopg
+    cancels a running query on it.
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.exit_code = 128 + signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")

@@ -1,0 +1,60 @@
+"""Wait until every configured database answers a real query, all at once, with one deadline."""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+
+from . import log
+from .backends.base import PROGRESS_EVERY, Backend
+from .errors import NotReady
+
+# Short, capped back-off: a probe on loopback costs little, and the gap between "the server
+# answers" and "dbinit notices" is what the application's start waits on.
+BACKOFF = wait_exponential_jitter(initial=0.02, max=0.2, jitter=0.05)
+ATTEMPT_TIMEOUT = 5.0
+
+
+def _probe(backend: Backend, deadline: float, results: queue.Queue) -> None:
+    start = time.monotonic()
+    state = {"next_report": start + PROGRESS_EVERY, "last": "no answer yet"}
+
+    def report(retry_state) -> None:
+        state["last"] = str(retry_state.outcome.exception())
+        now = time.monotonic()
+        if now >= state["next_report"]:
+            log.info(backend.name, f"waiting ({now - start:.0f} s): {state['last']}")
+            state["next_report"] = now + PROGRESS_EVERY
+
+    try:
+        for attempt in Retrying(retry=retry_if_exception_type(NotReady), wait=BACKOFF,
+                                stop=stop_after_delay(max(0.0, deadline - start)), before_sleep=report, reraise=True):
+            with attempt:
+                backend.connect(max(1.0, min(ATTEMPT_TIMEOUT, deadline - time.monotonic())))
+    except NotReady as e:
+        results.put((backend, NotReady(str(e))))
+    except Exception as e:  # AuthRefused, ConfigError: fail at once, without waiting out the deadline
+        results.put((backend, e))
+    else:
+        log.info(backend.name, f"ready after {time.monotonic() - start:.2f} s", elapsed_s=round(time.monotonic() - start, 3))
+        results.put((backend, None))
+
+
+def wait(backends: list[Backend], timeout: float) -> None:
+    """Return when all are ready; raise the first fatal error, or NotReady naming each that was not ready."""
+    deadline = time.monotonic() + timeout
+    results: queue.Queue = queue.Queue()
+    for backend in backends:
+        threading.Thread(target=_probe, args=(backend, deadline, results), name=f"wait-{backend.name}", daemon=True).start()
+    failures: list[str] = []
+    for _ in backends:
+        backend, error = results.get()
+        if error is None:
+            continue
+        if not isinstance(error, NotReady):
+            raise error
+        failures.append(str(error))
+    if failures:
+        raise NotReady(f"not ready within {timeout:g} s (DBINIT_WAIT_TIMEOUT): " + "; ".join(failures))

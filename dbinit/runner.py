@@ -1,0 +1,206 @@
+"""Orders the work: settings → files → wait → lock → plan → apply → report. Logs, never prints or exits."""
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime, timezone
+from typing import Iterator
+
+from . import content, files, log, readiness
+from .backends.base import Backend
+from .errors import ConfigError, InvalidMigrations, Problem, UsageError
+from .files import Catalog, Migration
+from .plan import Applied, Plan, reconcile
+from .settings import Settings
+
+VARIABLES = {
+    "postgres": "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST or PGHOST",
+    "neo4j": "NEO4J_URI",
+    "redis": "REDIS_URL",
+}
+
+
+def make_backend(db: str, settings: Settings) -> Backend:
+    """Import only the client library of a configured database: the start-up path stays light."""
+    if db == "postgres":
+        from .backends.postgres import PostgresBackend
+
+        return PostgresBackend(settings.postgres)
+    if db == "neo4j":
+        from .backends.neo4j import Neo4jBackend
+
+        return Neo4jBackend(settings.neo4j)
+    from .backends.redis import RedisBackend
+
+    return RedisBackend(settings.redis)
+
+
+class Runner:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def catalog(self) -> Catalog:
+        """The migration files, refusing files for a database that is not configured."""
+        catalog = files.discover(self.settings.migrations, self.settings.init)
+        configured = self.settings.configured()
+        for db in catalog.databases():
+            if db not in configured:
+                example = (catalog.migrations[db] or [catalog.init.get(db)])[0].path
+                raise ConfigError(f"there are {db} migrations ({example}) but {db} is not configured; "
+                                  f"set {VARIABLES[db]}")
+        return catalog
+
+    @contextmanager
+    def connected(self, dbs: list[str]) -> Iterator[list[Backend]]:
+        """Backends for `dbs`, each answering real queries, closed afterwards."""
+        for db in self.settings.configured():
+            if db not in dbs:
+                continue
+            log.info(db, f"waiting for {getattr(self.settings, db).display()}")
+        for db in ("postgres", "neo4j", "redis"):
+            if db not in self.settings.configured():
+                log.info(db, f"not configured ({VARIABLES[db]} unset): skipped")
+        backends = [make_backend(db, self.settings) for db in dbs]
+        try:
+            readiness.wait(backends, self.settings.wait_timeout)
+            yield backends
+        finally:
+            for backend in backends:
+                backend.close()
+
+    def wait(self) -> None:
+        with self.connected(self.settings.configured()):
+            pass
+
+    def validate(self) -> content.Report:
+        catalog = files.discover(self.settings.migrations, self.settings.init)
+        report = content.check(catalog.all())
+        for m in report.empty:
+            log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
+        for w in report.warnings:
+            log.warn("validate", str(w))
+        log.info("validate", f"{report.checked} migration files are valid")
+        return report
+
+    def _plans(self, catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
+        return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name)))
+                for b in backends]
+
+    def status(self) -> list[Plan]:
+        catalog = self.catalog()
+        with self.connected(self.settings.configured()) as backends:
+            return [plan for _, plan in self._plans(catalog, backends)]
+
+    def migrate(self, dry_run: bool = False) -> list[Plan]:
+        catalog = self.catalog()
+        with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
+            active = [b for b in backends if b.name in catalog.databases()]
+            if not dry_run:
+                for b in active:
+                    locks.enter_context(b.lock(self.settings.lock_timeout))
+            # Decided only now, under the locks: a runner that waited finds nothing pending.
+            plans = self._plans(catalog, active)
+            for _, plan in plans:
+                plan.check(self.settings.out_of_order)
+                for e in plan.of("Missing"):
+                    log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
+            content.check([m for _, plan in plans for m in plan.pending])
+            if dry_run:
+                for _, plan in plans:
+                    for m in plan.pending:
+                        log.info(plan.db, f"would apply {m.label} {m.description} ({m.path})")
+                    if not plan.pending:
+                        log.info(plan.db, "up to date; nothing would be applied")
+                return [p for _, p in plans]
+            for backend, plan in plans:
+                if plan.pending:
+                    backend.prepare()
+                for m in plan.pending:
+                    applied = backend.apply(m)
+                    log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
+                             version=m.version, script=m.script, execution_ms=applied.execution_ms)
+                backend.finish(self.settings.index_timeout)
+                log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
+                         f"{len(plan.of('Applied'))} already applied")
+            return [p for _, p in plans]
+
+    def down(self, to: str) -> None:
+        """Postgres: run down scripts newer than `to`, newest first, each with its history row."""
+        if self.settings.postgres is None:
+            raise ConfigError(f"down needs PostgreSQL; set {VARIABLES['postgres']}")
+        target = files.version_key("postgres", _version("postgres", to))
+        catalog = self.catalog()
+        with self.connected(["postgres"]) as (backend,), backend.lock(self.settings.lock_timeout):
+            plan = reconcile("postgres", catalog.migrations["postgres"], backend.history())
+            undo = [e for e in reversed(plan.entries) if e.applied is not None and e.version != files.INIT_VERSION
+                    and files.version_key("postgres", e.version) > target]
+            problems = [Problem(e.migration.path if e.migration else None,
+                                f"{e.label} has no down file (-down.sql); nothing was reverted")
+                        for e in undo if e.migration is None or e.migration.down is None]
+            if problems:
+                raise InvalidMigrations(problems)
+            downs = [(e.migration, files.down_of(e.migration)) for e in undo]
+            content.check([d for _, d in downs])
+            for m, d in downs:
+                start = time.perf_counter()
+                backend.revert(m, d)
+                log.info("postgres", f"reverted {m.label} {m.description} ({(time.perf_counter() - start) * 1000:.0f} ms)")
+            if not downs:
+                log.info("postgres", f"nothing applied above {to}; nothing reverted")
+
+    def baseline(self, db: str, to: str) -> None:
+        """Record migrations up to `to` as applied without running them (adopting an existing database)."""
+        target = files.version_key(db, _version(db, to))
+        if db not in self.settings.configured():
+            raise ConfigError(f"{db} is not configured; set {VARIABLES[db]}")
+        catalog = self.catalog()
+        with self.connected([db]) as (backend,), backend.lock(self.settings.lock_timeout):
+            backend.prepare()
+            history = backend.history()
+            known = {a.version for a in history}
+            chosen = [m for m in catalog.migrations[db] if m.key <= target and m.version not in known]
+            if not history and db in catalog.init:
+                chosen.insert(0, catalog.init[db])  # an adopted database already has its baseline
+            now = datetime.now(timezone.utc)
+            for m in chosen:
+                backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True))
+                log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
+            if not chosen:
+                log.info(db, f"nothing to baseline up to {to}")
+
+    def repair(self) -> None:
+        """Re-sync stored checksums with the files and clear failed marks, after a person fixed things."""
+        catalog = self.catalog()
+        with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
+            for b in backends:
+                locks.enter_context(b.lock(self.settings.lock_timeout))
+            for backend, plan in self._plans(catalog, backends):
+                for e in plan.of("Changed"):
+                    backend.set_checksum(e.version, e.migration.checksum)
+                    log.info(plan.db, f"repaired {e.label}: stored checksum now matches {e.migration.script}")
+                for e in plan.of("Failed"):
+                    backend.forget(e.version)
+                    log.info(plan.db, f"repaired {e.label}: failed mark cleared; the next migrate runs it again")
+                if not plan.of("Changed") and not plan.of("Failed"):
+                    log.info(plan.db, "nothing to repair")
+
+    def new(self, db: str, description: str, today: date | None = None) -> list:
+        directory = self.settings.migrations
+        catalog = files.discover(directory) if directory.is_dir() else Catalog({d: [] for d in files.DATABASES}, {})
+        try:
+            paths = files.new_paths(directory, catalog, db, description, today or date.today())
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        directory.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            comment = "#" if db == "redis" else "//" if db == "neo4j" else "--"
+            path.write_text(f"{comment} {description}\n", encoding="utf-8")
+            log.info(db, f"created {path}")
+        return paths
+
+
+def _version(db: str, text: str) -> str:
+    try:
+        return files.normalise_version(db, text)
+    except ValueError as e:
+        raise UsageError(str(e)) from None

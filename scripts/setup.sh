@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine; quick when already done.
+#   Debian packages: PostgreSQL and Redis servers, a JDK and Maven for the Neo4j launcher
+#   Maven: Neo4j Community 5.26 (embedded, with Bolt) and the launcher jar
+#   .venv: dbinit with its test extras
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start their own default servers; the tests start their own on free ports.
+  (service postgresql stop; service redis-server stop) >/dev/null 2>&1 || true
+fi
+
+launcher=tests/neo4j-launcher
+if [ ! -f $launcher/target/neo4j-launcher-1.jar ] || [ $launcher/pom.xml -nt $launcher/target/neo4j-launcher-1.jar ] \
+   || [ -n "$(find $launcher/src -newer $launcher/target/neo4j-launcher-1.jar)" ]; then
+  echo "setup: resolving Neo4j from Maven Central and building the test launcher"
+  mvn -q -B -f $launcher/pom.xml package -DskipTests
+fi
+
+stamp=.venv/.installed
+if [ ! -x .venv/bin/python ] || [ ! -f $stamp ] || [ pyproject.toml -nt $stamp ]; then
+  echo "setup: creating .venv with dbinit and its test extras"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  touch $stamp
+fi

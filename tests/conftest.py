@@ -1,0 +1,134 @@
+"""Fixtures: real servers shared across the suite (reset between tests), fresh ones for fault tests,
+and a helper that runs dbinit as users run it: a process with an environment and an exit code."""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from servers import Neo4jServer, PostgresServer, RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+_db_numbers = itertools.count(1)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def dbinit_env(**env: str) -> dict[str, str]:
+    """A clean environment: only what the test gives, so the machine's variables do not leak in."""
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ") if k in os.environ}
+    return {**base, "PYTHONPATH": str(ROOT), **{k: str(v) for k, v in env.items()}}
+
+
+def start_dbinit(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dbinit", *args], cwd=cwd or ROOT, env=dbinit_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_dbinit(*args: str, cwd: Path | None = None, timeout: float = 120, **env: str) -> Result:
+    proc = start_dbinit(*args, cwd=cwd, **env)
+    out, err = proc.communicate(timeout=timeout)
+    return Result(proc.returncode, out, err)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def pg(postgres_server):
+    """A fresh, empty database on the shared server; .url connects to it."""
+    name = f"t{os.getpid()}_{next(_db_numbers)}"
+    postgres_server.psql(f"CREATE DATABASE {name}")
+
+    class Db:
+        server = postgres_server
+        dbname = name
+        url = postgres_server.url(dbname=name)
+
+        @staticmethod
+        def sql(query: str) -> str:
+            return postgres_server.psql(query, dbname=name)
+
+    yield Db
+    postgres_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis_db(redis_server):
+    redis_server.client().flushall()
+    return redis_server
+
+
+@pytest.fixture(scope="session")
+def neo4j_server():
+    server = Neo4jServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def neo4j_db(neo4j_server):
+    neo4j_server.reset()
+    return neo4j_server
+
+
+@pytest.fixture
+def make_server():
+    """Servers of the test's own, for stopping, killing and delayed starts; removed afterwards."""
+    made = []
+
+    def make(kind, **kwargs):
+        server = {"postgres": PostgresServer, "redis": RedisServer, "neo4j": Neo4jServer}[kind](**kwargs)
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.remove()
+
+
+@pytest.fixture
+def migrations(tmp_path):
+    """An empty migrations directory; write(name, text) adds a file."""
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+
+    class Dir:
+        path = directory
+
+        @staticmethod
+        def write(name: str, text: str | bytes) -> Path:
+            target = directory / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(text, bytes):
+                target.write_bytes(text)
+            else:
+                target.write_text(text, encoding="utf-8")
+            return target
+
+    return Dir

@@ -1,0 +1,236 @@
+"""Real PostgreSQL, Redis and Neo4j servers on free loopback ports, owned by the tests.
+
+Each server lives in its own temporary directory and can be started, stopped, killed
+(SIGKILL), restarted, and started after a delay, so tests can show waiting and faults.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCHER = ROOT / "tests" / "neo4j-launcher" / "target"
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout} s")
+        time.sleep(0.05)
+
+
+class Server:
+    """A process that is started and stopped by the test; subclasses say how."""
+
+    name = "server"
+
+    def __init__(self, password: str):
+        self.password = password
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"dbinit-{self.name}-"))
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def popen_kwargs(self) -> dict:
+        return {}
+
+    def ready(self) -> bool:
+        return port_open(self.port)
+
+    def start(self, wait: bool = True) -> "Server":
+        self._log = open(self.dir / "server.log", "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, **self.popen_kwargs())
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_for(lambda: self.ready() or self.proc.poll() is not None, timeout, f"{self.name} ready")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        try:
+            return (self.dir / "server.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def _end(self, sig: int, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self._log:
+            self._log.close()
+        wait_for(lambda: not port_open(self.port), 10, f"{self.name} port closed")
+
+    def stop(self) -> None:
+        self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def start_after(self, delay: float) -> threading.Thread:
+        """Start in the background after `delay` seconds (the test joins the thread)."""
+        thread = threading.Thread(target=lambda: (time.sleep(delay), self.start(wait=False)), daemon=True)
+        thread.start()
+        return thread
+
+    def remove(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PostgresServer(Server):
+    name = "postgres"
+    user = "postgres"
+    dbname = "postgres"
+
+    def __init__(self, password: str = "pg-test-pw-7Qx", options: dict | None = None):
+        super().__init__(password)
+        self.bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
+        self.data = self.dir / "data"
+        self.sockets = self.dir / "run"
+        self.options = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                        "max_connections": "100", "shared_buffers": "32MB", **(options or {})}
+        self.listen = "127.0.0.1"
+        self.sockets.mkdir()
+        pwfile = self.dir / "pw"
+        pwfile.write_text(password + "\n")
+        if IS_ROOT:
+            shutil.chown(self.dir, "postgres", "postgres")
+            shutil.chown(self.sockets, "postgres", "postgres")
+            shutil.chown(pwfile, "postgres", "postgres")
+        subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
+                        "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"],
+                       check=True, capture_output=True, **self.popen_kwargs())
+
+    def popen_kwargs(self) -> dict:
+        return {"user": "postgres", "group": "postgres"} if IS_ROOT else {}
+
+    def command(self) -> list[str]:
+        opts = [f"-c{k}={v}" for k, v in self.options.items()]
+        return [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                "-k", str(self.sockets), f"-clisten_addresses={self.listen}", *opts]
+
+    def ready(self) -> bool:
+        r = subprocess.run([str(self.bindir / "pg_isready"), "-h", str(self.sockets), "-p", str(self.port), "-q"])
+        return r.returncode == 0 and (not self.listen or port_open(self.port))
+
+    def _end(self, sig: int, timeout: float = 30) -> None:
+        if sig == signal.SIGTERM:
+            sig = signal.SIGINT  # "fast" shutdown: active sessions are ended at once
+        super()._end(sig, timeout)
+        if sig == signal.SIGKILL:  # backends outlive a killed postmaster for a moment
+            wait_for(lambda: subprocess.run(["pgrep", "-f", str(self.data)], capture_output=True).returncode != 0,
+                     10, "postgres backends gone")
+
+    def url(self, password: str | None = None, dbname: str | None = None) -> str:
+        pw = self.password if password is None else password
+        return f"postgresql://{self.user}:{pw}@127.0.0.1:{self.port}/{dbname or self.dbname}"
+
+    def psql(self, sql: str, dbname: str | None = None) -> str:
+        r = subprocess.run([str(self.bindir / "psql"), "-h", str(self.sockets), "-p", str(self.port), "-U", self.user,
+                            "-d", dbname or self.dbname, "-XAtqv", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.strip()
+
+
+class RedisServer(Server):
+    name = "redis"
+
+    def __init__(self, password: str = "redis-test-pw-3Kd", extra: list[str] | None = None):
+        super().__init__(password)
+        self.extra = extra or []
+
+    def command(self) -> list[str]:
+        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass", self.password,
+                "--dir", str(self.dir), "--save", "", "--appendonly", "no", "--daemonize", "no", *self.extra]
+
+    def url(self, password: str | None = None, db: int = 0) -> str:
+        return f"redis://:{self.password if password is None else password}@127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, db=db, decode_responses=True)
+
+    def ready(self) -> bool:
+        if not port_open(self.port):
+            return False
+        try:
+            return self.client().ping()
+        except Exception:
+            return False
+
+
+class Neo4jServer(Server):
+    """Neo4j Community, embedded by a small Java launcher, Bolt on loopback, auth on."""
+
+    name = "neo4j"
+
+    def __init__(self, password: str = "neo4j-test-pw-9Lm"):
+        super().__init__(password)
+
+    def command(self) -> list[str]:
+        classpath = f"{LAUNCHER / 'neo4j-launcher-1.jar'}:{LAUNCHER / 'lib'}/*"
+        return ["java", "-Xmx256m", "-Xms64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", classpath,
+                "dbinit.testing.Neo4jLauncher", str(self.dir / "home"), str(self.port), self.password]
+
+    def ready(self) -> bool:
+        return "READY" in self.log_tail() and port_open(self.port)
+
+    def start(self, wait: bool = True) -> "Server":
+        (self.dir / "server.log").write_text("")  # READY is read from this run's log only
+        return super().start(wait)
+
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+    def driver(self):
+        import neo4j
+
+        return neo4j.GraphDatabase.driver(self.uri(), auth=("neo4j", self.password))
+
+    def reset(self) -> None:
+        """Empty the database between tests: data, constraints, indexes."""
+        with self.driver() as d:
+            d.execute_query("MATCH (n) DETACH DELETE n")
+            for r in d.execute_query("SHOW CONSTRAINTS YIELD name").records:
+                d.execute_query(f"DROP CONSTRAINT `{r['name']}`")
+            for r in d.execute_query("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'").records:
+                d.execute_query(f"DROP INDEX `{r['name']}`")
