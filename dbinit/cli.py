@@ -6,7 +6,7 @@ import signal
 import sys
 
 from . import log
-from .errors import DbinitError, Interrupted, UsageError
+from .errors import DbinitError, Interrupted, InvalidMigrations, UsageError
 
 COMMANDS = ("migrate", "wait", "status", "validate", "down", "new", "baseline", "repair")
 
@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(sys.argv[1:] if argv is None else argv)
     except Interrupted as e:
         log.error("dbinit", f"{e}; open transactions rolled back, locks released")
+        return e.exit_code
+    except InvalidMigrations as e:
+        for problem in e.problems:
+            log.error("dbinit", str(problem), exit_code=e.exit_code)
         return e.exit_code
     except DbinitError as e:
         log.error("dbinit", str(e), exit_code=e.exit_code)

@@ -118,6 +118,8 @@ def down_of(m: Migration) -> Migration:
 def _name_problem(db: str, name: str) -> str:
     """Say what is wrong with a name that does not match, with the nearest likely cause."""
     stem = name.rsplit(".", 1)[0]
+    if re.search(r"\s", name):
+        return f"has white space in its name; expected {EXPECTED[db]}"
     if db == "postgres":
         if re.fullmatch(r"V\d+__.+", stem):
             return f"looks like a Flyway name; dbinit expects {EXPECTED[db]}"
@@ -125,10 +127,10 @@ def _name_problem(db: str, name: str) -> str:
             return f"looks like a golang-migrate name; dbinit expects {EXPECTED[db]}"
         if re.fullmatch(r"v\d+-.+", stem):
             return f"the V must be upper-case; expected {EXPECTED[db]}"
-        if re.fullmatch(rf"V\d+-{_DESC}", stem):
-            return f"ends in neither -up nor -down; expected {EXPECTED[db]}"
         if re.fullmatch(r"V\d+-(up|down)", stem):
             return f"has no description; expected {EXPECTED[db]}"
+        if re.fullmatch(rf"V\d+-{_DESC}", stem):
+            return f"ends in neither -up nor -down; expected {EXPECTED[db]}"
         if re.fullmatch(r"V[^-]*\D[^-]*-.*", stem):
             return f"the version after V must be digits only; expected {EXPECTED[db]}"
     if db == "neo4j":
@@ -138,8 +140,6 @@ def _name_problem(db: str, name: str) -> str:
             return f"looks like a neo4j-migrations name; dbinit expects {EXPECTED[db]}"
     if db == "redis" and re.fullmatch(r"v\d+-.+", stem):
         return f"the V must be upper-case; expected {EXPECTED[db]}"
-    if re.search(r"\s", name):
-        return f"has white space in its name; expected {EXPECTED[db]}"
     return f"is not a valid {db} migration name; expected {EXPECTED[db]}"
 
 
