@@ -16,6 +16,7 @@ from ..files import Migration
 from ..plan import Applied
 
 PROGRESS_EVERY = 5.0  # seconds between "still waiting" lines
+LEASE_S = 10.0  # a lock lease (Neo4j, Redis): renewed every third of it, so only a dead holder's lock expires
 
 
 def owner_id() -> str:
@@ -96,8 +97,8 @@ class Backend(ABC):
 class Lease:
     """Renews a lock lease from a background thread until stopped, so only a dead holder's lock expires."""
 
-    def __init__(self, name: str, lease_s: float, renew) -> None:
-        self.name, self.lease_s, self.renew = name, lease_s, renew
+    def __init__(self, name: str, renew, lease_s: float = LEASE_S) -> None:
+        self.name, self.renew, self.lease_s = name, renew, lease_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"{name}-lease", daemon=True)
         self._thread.start()

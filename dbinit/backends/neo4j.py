@@ -1,0 +1,234 @@
+"""Neo4j: history nodes under a uniqueness constraint, a leased lock node, statements grouped
+into as few transactions as Neo4j allows, and indexes ONLINE before dbinit exits."""
+from __future__ import annotations
+
+import re
+import ssl
+import time
+
+import neo4j
+from neo4j.exceptions import (AuthError, ClientError, ConfigurationError, ConstraintError, DriverError, Forbidden,
+                              Neo4jError, ServiceUnavailable, SessionExpired, TransientError)
+
+from ..errors import AuthRefused, ConfigError, MigrationFailed, NotReady
+from ..files import Migration
+from ..plan import Applied
+from ..settings import Neo4jSettings
+from ..cypher import CypherStatement, parse
+from .base import LEASE_S, Backend, Lease, owner_id
+
+HISTORY = "__DbinitMigration"
+LOCK = "__DbinitLock"
+FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by")
+_POSITION = re.compile(r"\(line (\d+), column (\d+)")
+
+
+def _caused_by_tls(e: BaseException) -> bool:
+    while e is not None:
+        if isinstance(e, ssl.SSLError):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def classify_connect_error(e: Exception, where: str) -> Exception:
+    if isinstance(e, (AuthError, Forbidden)):
+        return AuthRefused(f"neo4j: authentication refused at {where}: {getattr(e, 'message', e)}")
+    if isinstance(e, ConfigurationError) or _caused_by_tls(e):
+        return ConfigError(f"neo4j: TLS or connection settings do not fit the server at {where}: {e}")
+    if isinstance(e, ClientError) and e.code == "Neo.ClientError.Database.DatabaseNotFound":
+        return ConfigError(f"neo4j: {e.message} ({where}); check NEO4J_DATABASE")
+    if isinstance(e, (ServiceUnavailable, SessionExpired, TransientError, DriverError, OSError)):
+        return NotReady(f"neo4j: {getattr(e, 'message', None) or e}")
+    return e
+
+
+def groups(statements: list[CypherStatement]) -> list[tuple[str, list[CypherStatement]]]:
+    """Consecutive statements that Neo4j lets share a transaction: schema changes apart from data
+    writes (reads join either), and each CALL {…} IN TRANSACTIONS alone in an implicit transaction."""
+    out: list[tuple[str, list[CypherStatement]]] = []
+    for stmt in statements:
+        kind = stmt.kind
+        if out and kind != "auto" and out[-1][0] != "auto" and kind in ("read", out[-1][0]):
+            out[-1][1].append(stmt)
+        elif out and out[-1][0] == "read" and kind in ("schema", "data"):
+            out[-1] = (kind, out[-1][1] + [stmt])
+        else:
+            out.append((kind, [stmt]))
+    return out
+
+
+class Neo4jBackend(Backend):
+    name = "neo4j"
+
+    def __init__(self, settings: Neo4jSettings):
+        self.settings = settings
+        self.owner = owner_id()
+        self.driver: neo4j.Driver | None = None
+        self._lease: Lease | None = None
+        self._constraints_made = False
+
+    def _session(self):
+        return self.driver.session(database=self.settings.database)
+
+    def _query(self, cypher: str, **params) -> list[neo4j.Record]:
+        with self._session() as s:
+            return list(s.run(cypher, params))
+
+    def connect(self, timeout: float) -> None:
+        if self.driver is None:
+            self.driver = neo4j.GraphDatabase.driver(
+                self.settings.uri, auth=self.settings.auth, connection_timeout=timeout,
+                connection_acquisition_timeout=timeout, user_agent="dbinit")
+        try:
+            # A real query in the target database: verify_connectivity does not prove it is online.
+            self._query("RETURN 1")
+        except Exception as e:
+            raise classify_connect_error(e, self.settings.display()) from None
+
+    def close(self) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+        if self.driver is not None:
+            self.driver.close()
+            self.driver = None
+
+    def _ensure_constraints(self) -> None:
+        if self._constraints_made:
+            return
+        for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"), (LOCK, "name", "dbinit_lock_name")):
+            for attempt in range(5):  # racing runners may collide creating the same constraint
+                try:
+                    self._query(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE")
+                    break
+                except (ClientError, TransientError) as e:
+                    if attempt == 4 or "AlreadyExists" not in (e.code or "") and not isinstance(e, TransientError):
+                        raise
+                    time.sleep(0.1)
+        self._constraints_made = True
+
+    # Locking: a node under a uniqueness constraint; the server's clock sets and checks its lease.
+    def try_lock(self) -> bool:
+        self._ensure_constraints()
+        self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) WHERE l.expires < timestamp() DELETE l")
+        try:
+            self._query(f"CREATE (:{LOCK} {{name: 'migrations', owner: $owner, expires: timestamp() + $lease}})",
+                        owner=self.owner, lease=int(LEASE_S * 1000))
+        except ConstraintError:
+            return False
+        self._lease = Lease(self.name, self._renew)
+        return True
+
+    def _renew(self) -> bool:
+        rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) "
+                           "SET l.expires = timestamp() + $lease RETURN count(l) AS n",
+                           owner=self.owner, lease=int(LEASE_S * 1000))
+        return rows[0]["n"] == 1
+
+    def lock_holder(self) -> str:
+        rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) RETURN l.owner AS owner, "
+                           "l.expires - timestamp() AS left")
+        if not rows:
+            return "nobody (just released)"
+        return f"{rows[0]['owner']} (lease ends in {max(0, rows[0]['left']) / 1000:.1f} s)"
+
+    def unlock(self) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+            self._lease = None
+        self._query(f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) DELETE l", owner=self.owner)
+
+    def history(self) -> list[Applied]:
+        rows = self._query(f"MATCH (m:{HISTORY}) RETURN m")
+        return [Applied(**{f: _native(r["m"].get(f)) for f in FIELDS}) for r in rows]
+
+    def prepare(self) -> None:
+        self._ensure_constraints()
+
+    def _record_query(self, tx, migration: Migration, ms: int) -> Applied:
+        props = {"version": migration.version, "description": migration.description, "script": migration.script,
+                 "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": self.owner}
+        record = tx.run(f"CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m", props=props).single()
+        return Applied(**{f: _native(record["m"].get(f)) for f in FIELDS})
+
+    def apply(self, migration: Migration) -> Applied:
+        start = time.perf_counter()
+        done: list[CypherStatement] = []
+        batches = groups(parse(migration))
+        with self._session() as session:
+            for i, (kind, statements) in enumerate(batches):
+                last = i == len(batches) - 1
+                if kind == "auto":
+                    self._run_auto(session, migration, statements[0], done)
+                    continue
+                tx = session.begin_transaction()
+                try:
+                    for stmt in statements:
+                        self._run(tx, migration, stmt, done)
+                    if last and kind != "schema":  # the record commits with the migration's last writes
+                        applied = self._record_query(tx, migration, _ms(start))
+                        tx.commit()
+                        return applied
+                    tx.commit()
+                finally:
+                    tx.close()
+                done.extend(statements)
+            return session.execute_write(lambda tx: self._record_query(tx, migration, _ms(start)))
+
+    def _run(self, tx, migration: Migration, stmt: CypherStatement, done: list) -> None:
+        try:
+            tx.run(stmt.text).consume()
+        except Neo4jError as e:
+            raise self._failure(migration, stmt, e, done) from None
+
+    def _run_auto(self, session, migration: Migration, stmt: CypherStatement, done: list) -> None:
+        try:
+            session.run(stmt.text).consume()
+        except Neo4jError as e:
+            raise self._failure(migration, stmt, e, done) from None
+        done.append(stmt)
+
+    def _failure(self, migration: Migration, stmt: CypherStatement, e: Neo4jError, done: list) -> MigrationFailed:
+        message = (e.message or str(e)).split("\n")[0]
+        line = stmt.line
+        if m := _POSITION.search(message):
+            line += int(m[1]) - 1
+        committed = (f"statements already committed: lines {', '.join(str(s.line) for s in done)}; "
+                     "the whole file is retried on the next run") if done else "nothing of this file was committed"
+        return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed}\n  in: "
+                               f"{stmt.text.splitlines()[0][:120]}", line)
+
+    def finish(self, timeout: float) -> None:
+        """Wait until every index is ONLINE, so the application never starts on a populating one."""
+        try:
+            self._query("CALL db.awaitIndexes($timeout)", timeout=int(max(1, timeout)))
+        except Neo4jError as e:
+            if "FAILED" not in (e.message or "") and "failed" not in (e.message or ""):
+                raise MigrationFailed(self.name, None, f"indexes not ONLINE within {timeout:g} s "
+                                      f"(DBINIT_INDEX_TIMEOUT): {e.message}") from None
+        rows = self._query("SHOW INDEXES YIELD name, state, failureMessage WHERE state <> 'ONLINE' "
+                           "RETURN name, state, failureMessage")
+        if rows:
+            what = "; ".join(f"{r['name']} is {r['state']}" + (f": {r['failureMessage']}" if r["failureMessage"] else "")
+                             for r in rows)
+            raise MigrationFailed(self.name, None, f"indexes not usable: {what}")
+
+    def record(self, applied: Applied) -> None:
+        props = {f: getattr(applied, f) for f in FIELDS}
+        props["applied_by"] = self.owner
+        self._query(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
+
+    def set_checksum(self, version: str, checksum: str) -> None:
+        self._query(f"MATCH (m:{HISTORY} {{version: $v}}) SET m.checksum = $c", v=version, c=checksum)
+
+    def forget(self, version: str) -> None:
+        self._query(f"MATCH (m:{HISTORY} {{version: $v}}) DELETE m", v=version)
+
+
+def _native(value):
+    """Neo4j's DateTime to Python's."""
+    return value.to_native() if hasattr(value, "to_native") else value
+
+
+def _ms(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)
