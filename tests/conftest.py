@@ -132,3 +132,15 @@ def migrations(tmp_path):
             return target
 
     return Dir
+
+
+@pytest.fixture(params=["postgres", "neo4j", "redis"])
+def target(request):
+    """Each database behind the same behaviour: the conformance suite runs once per backend."""
+    from targets import Neo4jTarget, PostgresTarget, RedisTarget
+
+    if request.param == "postgres":
+        return PostgresTarget(request.getfixturevalue("pg"))
+    if request.param == "neo4j":
+        return Neo4jTarget(request.getfixturevalue("neo4j_db"))
+    return RedisTarget(request.getfixturevalue("redis_db"))

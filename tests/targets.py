@@ -1,0 +1,103 @@
+"""One adapter per database for the shared conformance suite: how to write a migration whose
+effect can be counted, one that fails partway, and how to read back effects and history."""
+from __future__ import annotations
+
+import json
+
+
+class PostgresTarget:
+    db = "postgres"
+
+    def __init__(self, pg):
+        self.pg = pg
+        self.env = {"POSTGRES_URL": pg.url}
+        self.wrong_password_env = {"POSTGRES_URL": pg.server.url(password="not-the-password", dbname=pg.dbname)}
+
+    def name(self, n: int, desc: str = "step") -> str:
+        return f"V{n:03d}-{desc}-up.sql"
+
+    def counting(self, n: int) -> str:
+        return f"CREATE TABLE IF NOT EXISTS runs (n int);\nINSERT INTO runs VALUES ({n});\n"
+
+    def failing_third_statement(self, n: int) -> tuple[str, int]:
+        """(text, line of the failing statement): two statements that would leave traces, then an error."""
+        return (f"CREATE TABLE partial{n} (id int);\nINSERT INTO partial{n} VALUES (1);\n\n"
+                f"INSERT INTO no_such_table VALUES (1);\n"), 4
+
+    def count(self, n: int) -> int:
+        if self.pg.sql("SELECT to_regclass('runs') IS NULL") == "t":
+            return 0
+        return int(self.pg.sql(f"SELECT count(*) FROM runs WHERE n = {n}"))
+
+    def traces_of_failure(self, n: int) -> bool:
+        return self.pg.sql(f"SELECT to_regclass('partial{n}') IS NOT NULL") == "t"
+
+    def history(self) -> list[str]:
+        if self.pg.sql("SELECT to_regclass('dbinit_schema_history') IS NULL") == "t":
+            return []
+        return self.pg.sql("SELECT version FROM dbinit_schema_history ORDER BY version").split()
+
+
+class Neo4jTarget:
+    db = "neo4j"
+
+    def __init__(self, server):
+        self.server = server
+        self.env = {"NEO4J_URI": server.uri(), "NEO4J_AUTH": f"neo4j/{server.password}"}
+        self.wrong_password_env = {"NEO4J_URI": server.uri(), "NEO4J_AUTH": "neo4j/not-the-password"}
+
+    def name(self, n: int, desc: str = "step") -> str:
+        return f"2025-01-01-{n:03d}-{desc}.cypher"
+
+    def counting(self, n: int) -> str:
+        return f"CREATE (:Run {{n: {n}}});\n"
+
+    def failing_third_statement(self, n: int) -> tuple[str, int]:
+        return (f"CREATE (:Partial {{n: {n}}});\nMERGE (:Partial {{n: {n}, second: true}});\n\n"
+                f"MATCH (p:Partial) RETURN p.n / 0;\n"), 4
+
+    def _scalar(self, query: str, **params):
+        with self.server.driver() as d:
+            return d.execute_query(query, params).records[0][0]
+
+    def count(self, n: int) -> int:
+        return self._scalar("MATCH (r:Run {n: $n}) RETURN count(r)", n=n)
+
+    def traces_of_failure(self, n: int) -> bool:
+        return self._scalar("MATCH (p:Partial {n: $n}) RETURN count(p)", n=n) > 0
+
+    def history(self) -> list[str]:
+        with self.server.driver() as d:
+            return sorted(r[0] for r in d.execute_query("MATCH (m:__DbinitMigration) RETURN m.version").records)
+
+
+class RedisTarget:
+    db = "redis"
+
+    def __init__(self, server):
+        self.server = server
+        self.env = {"REDIS_URL": server.url()}
+        self.wrong_password_env = {"REDIS_URL": server.url(password="not-the-password")}
+
+    def name(self, n: int, desc: str = "step") -> str:
+        return f"V{n:03d}-{desc}.redis"
+
+    def counting(self, n: int) -> str:
+        return f"INCR runs:{n}\n"
+
+    def failing_third_statement(self, n: int) -> tuple[str, int]:
+        return (f"SET partial:{n} 1\nSADD partial-set:{n} a\n# a string cannot take a hash field\n"
+                f"HSET partial:{n} f v\n"), 4
+
+    def count(self, n: int) -> int:
+        return int(self.server.client().get(f"runs:{n}") or 0)
+
+    def traces_of_failure(self, n: int) -> bool:
+        c = self.server.client()
+        return bool(c.exists(f"partial:{n}") or c.exists(f"partial-set:{n}"))
+
+    def history(self) -> list[str]:
+        return sorted(self.server.client().hkeys("dbinit:migrations"))
+
+    def entry(self, version: str) -> dict:
+        return json.loads(self.server.client().hget("dbinit:migrations", version))

@@ -1,0 +1,138 @@
+"""One behaviour, three databases: every backend passes this suite against its real server."""
+import time
+
+from conftest import run_dbinit, start_dbinit
+
+
+def migrate(target, migrations, *args, **env):
+    return run_dbinit(*args, "--migrations", str(migrations.path), **{**target.env, **env})
+
+
+def test_applies_pending_migrations_in_order_and_a_second_run_applies_nothing(target, migrations):
+    for n in (1, 2, 10):
+        migrations.write(target.name(n), target.counting(n))
+    first = migrate(target, migrations, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("applied ") == 3
+    assert first.stderr.index("step") < first.stderr.rindex("step")
+    second = migrate(target, migrations, "migrate")
+    assert second.returncode == 0, second.stderr
+    assert "up to date: 0 applied, 3 already applied" in second.stderr
+    assert [target.count(n) for n in (1, 2, 10)] == [1, 1, 1]
+    status = migrate(target, migrations, "status")
+    assert status.returncode == 0
+    assert status.stdout.count("Applied") == 3 and target.db in status.stdout
+
+
+def test_eight_concurrent_runners_apply_each_migration_exactly_once(target, migrations):
+    for n in range(1, 7):
+        migrations.write(target.name(n), target.counting(n))
+    env = {**target.env, "DBINIT_LOCK_TIMEOUT": "120"}
+    procs = [start_dbinit("migrate", "--migrations", str(migrations.path), **env) for _ in range(8)]
+    results = [(p.wait(180), p.stderr.read()) for p in procs]
+    assert [code for code, _ in results] == [0] * 8, [err for _, err in results]
+    assert [target.count(n) for n in range(1, 7)] == [1] * 6
+    assert sum(err.count("applied V") + err.count("applied 2025") for _, err in results) == 6
+
+
+def test_a_failing_migration_exits_1_naming_file_and_line_and_leaves_nothing_behind(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    text, line = target.failing_third_statement(2)
+    bad = migrations.write(target.name(2, "breaks"), text)
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 1, result.stderr
+    assert f"{bad.name}:{line}" in result.stderr
+    assert not target.traces_of_failure(2)
+    assert len(target.history()) == 1  # only V1; the failed file is not recorded
+    bad.write_text(target.counting(2))
+    fixed = migrate(target, migrations, "migrate")
+    assert fixed.returncode == 0, fixed.stderr
+    assert target.count(2) == 1
+
+
+def test_an_edited_applied_migration_stops_migrate_before_anything_runs_and_repair_accepts_it(target, migrations):
+    first = migrations.write(target.name(1), target.counting(1))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    first.write_text(target.counting(1) + ("# edited\n" if target.db == "redis" else "// edited\n" if target.db == "neo4j" else "-- edited\n"))
+    migrations.write(target.name(2), target.counting(2))
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 65
+    assert f"{first.name}: " in result.stderr and "was changed after it was applied" in result.stderr
+    assert target.count(2) == 0
+    assert "Changed" in migrate(target, migrations, "status").stdout
+    repaired = migrate(target, migrations, "repair")
+    assert repaired.returncode == 0 and "repaired" in repaired.stderr
+    assert migrate(target, migrations, "migrate").returncode == 0
+    assert target.count(2) == 1
+
+
+def test_a_crlf_checkout_of_an_applied_file_is_not_an_edit(target, migrations):
+    path = migrations.write(target.name(1), target.counting(1))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert migrate(target, migrations, "migrate").returncode == 0
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    result = migrate(target, migrations, "migrate", "--dry-run")
+    assert result.returncode == 0 and "would apply" in result.stderr
+    assert target.count(1) == 0 and target.history() == []
+
+
+def test_a_vanished_applied_file_is_reported_as_missing(target, migrations):
+    gone = migrations.write(target.name(1), target.counting(1))
+    migrations.write(target.name(2), target.counting(2))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    gone.unlink()
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 0 and "its file is missing" in result.stderr
+    assert "Missing" in migrate(target, migrations, "status").stdout
+
+
+def test_an_older_pending_migration_is_refused_unless_out_of_order_is_allowed(target, migrations):
+    migrations.write(target.name(2), target.counting(2))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    late = migrations.write(target.name(1, "late"), target.counting(1))
+    refused = migrate(target, migrations, "migrate")
+    assert refused.returncode == 65 and late.name in refused.stderr and "--out-of-order" in refused.stderr
+    assert target.count(1) == 0
+    allowed = migrate(target, migrations, "migrate", DBINIT_OUT_OF_ORDER="true")
+    assert allowed.returncode == 0 and target.count(1) == 1
+
+
+def test_baseline_records_without_running(target, migrations):
+    for n in (1, 2, 3):
+        migrations.write(target.name(n), target.counting(n))
+    version = target.name(2).split("-step")[0]
+    result = migrate(target, migrations, "baseline", target.db, "--to", version)
+    assert result.returncode == 0, result.stderr
+    assert len(target.history()) == 2 and target.count(1) == 0
+    assert migrate(target, migrations, "migrate").returncode == 0
+    assert [target.count(n) for n in (1, 2, 3)] == [0, 0, 1]
+
+
+def test_wrong_password_fails_at_once_with_77_and_never_shows_the_password(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    started = time.monotonic()
+    result = migrate(target, migrations, "migrate", **target.wrong_password_env)
+    assert result.returncode == 77, result.stderr
+    assert time.monotonic() - started < 5
+    assert "not-the-password" not in result.output
+    assert "authentication" in result.stderr.lower()
+
+
+def test_migrations_for_an_unconfigured_database_are_a_configuration_error(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    result = run_dbinit("migrate", "--migrations", str(migrations.path))
+    assert result.returncode == 78
+    assert f"{target.db} is not configured" in result.stderr
+
+
+def test_a_bad_file_among_pending_ones_stops_migrate_before_anything_runs(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    broken = {"postgres": "SELEC 1;", "neo4j": "CREATE (n {a: 'open);", "redis": "SET a \"open"}[target.db]
+    migrations.write(target.name(2, "broken"), broken)
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 65, result.stderr
+    assert target.count(1) == 0
