@@ -110,8 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             log.error("dbinit", str(problem), exit_code=e.exit_code)
         return e.exit_code
     except DbinitError as e:
-        log.error("dbinit", str(e), exit_code=e.exit_code)
+        log.error(e.source, str(e), exit_code=e.exit_code)
         return e.exit_code
+    except Exception as e:  # a server that went away mid-run, say: one clear line, not a traceback
+        log.error("dbinit", f"{type(e).__name__}: {e}", exit_code=1)
+        return 1
 
 
 if __name__ == "__main__":

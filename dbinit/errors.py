@@ -27,6 +27,7 @@ class Problem:
 
 class DbinitError(Exception):
     exit_code = 1
+    source = "dbinit"  # what the log line names: a database, or dbinit itself
 
 
 class UsageError(DbinitError):
@@ -68,8 +69,9 @@ class MigrationFailed(DbinitError):
 
     def __init__(self, db: str, path: Path | None, detail: str, line: int | None = None):
         self.db, self.path, self.detail, self.line = db, path, detail, line
+        self.source = db
         where = "" if path is None else str(Problem(path, "", line)).rstrip(": ") + ": "
-        super().__init__(f"{db}: {where}{detail}")
+        super().__init__(f"{where}{detail}")
 
 
 class Interrupted(KeyboardInterrupt):

@@ -195,8 +195,8 @@ class Neo4jBackend(Backend):
             line += int(m[1]) - 1
         committed = (f"statements already committed: lines {', '.join(str(s.line) for s in done)}; "
                      "the whole file is retried on the next run") if done else "nothing of this file was committed"
-        return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed}\n  in: "
-                               f"{stmt.text.splitlines()[0][:120]}", line)
+        return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed} "
+                               f"(statement: {stmt.text.splitlines()[0][:120]})", line)
 
     def finish(self, timeout: float) -> None:
         """Wait until every index is ONLINE, so the application never starts on a populating one."""

@@ -13,9 +13,13 @@ from ..sql import SqlScript, parse
 from .base import Backend, owner_id
 
 TABLE = "dbinit_schema_history"
-_AUTH = ("password authentication failed", "no pg_hba.conf entry", "role \"", "authentication failed",
-         "permission denied", "password is required", "no password supplied")
-_CONFIG = ("does not exist", "ssl", "certificate", "invalid", "unsupported", "gssapi", "krb")
+# libpq's connection errors carry no SQLSTATE: classify the server's words, transient ones first.
+_TRANSIENT = ("resolve host", "translate host name", "connection refused", "starting up", "shutting down",
+              "not accepting connections", "recovery", "timeout expired", "closed the connection", "no such file",
+              "too many", "could not receive", "terminating connection", "connection reset", "network is unreachable")
+_AUTH = ("password authentication failed", "no pg_hba.conf entry", "authentication failed", "permission denied",
+         "password is required", "no password supplied", 'role "')
+_CONFIG = ('database "', "ssl", "certificate", "invalid", "unsupported", "gssapi")
 
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
 
@@ -23,12 +27,14 @@ COLUMNS = "version, description, script, checksum, applied_at, execution_ms, suc
 def classify_connect_error(e: psycopg.Error, where: str) -> Exception:
     """Wrong credentials and bad settings fail at once; anything else is worth another try."""
     text = str(e).strip()
-    lower = text.lower()
+    said = text.rsplit("failed: ", 1)[-1].lower()  # the server's or libpq's words, not the host name
     if isinstance(e, psycopg.ProgrammingError):
         return ConfigError(f"postgres: bad connection settings for {where}: {text}")
-    if any(s in lower for s in _AUTH):
+    if any(s in said for s in _TRANSIENT):
+        return NotReady(f"postgres: {text.splitlines()[-1]}")
+    if any(s in said for s in _AUTH):
         return AuthRefused(f"postgres: authentication refused at {where}: {text}")
-    if "starting up" not in lower and "shutting down" not in lower and any(s in lower for s in _CONFIG):
+    if any(s in said for s in _CONFIG):
         return ConfigError(f"postgres: {text} ({where})")
     return NotReady(f"postgres: {text.splitlines()[-1] if text else type(e).__name__}")
 
@@ -143,7 +149,7 @@ class PostgresBackend(Backend):
         elif done:
             detail += f"; {len(done)} earlier statement(s) of this no-transaction migration stay committed, " \
                       "it is marked failed until 'dbinit repair'"
-        return MigrationFailed(self.name, migration.path, f"{detail}\n  in: {stmt.text.splitlines()[0][:120]}", line)
+        return MigrationFailed(self.name, migration.path, f"{detail} (statement: {stmt.text.splitlines()[0][:120]})", line)
 
     def apply(self, migration: Migration) -> Applied:
         script = parse(migration)

@@ -1,23 +1,31 @@
 package dbinit.testing;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
+import org.neo4j.configuration.Config;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
-import org.neo4j.graphdb.GraphDatabaseService;
-import org.neo4j.graphdb.QueryExecutionException;
+import org.neo4j.io.fs.DefaultFileSystemAbstraction;
+import org.neo4j.kernel.impl.security.User;
+import org.neo4j.logging.NullLogProvider;
+import org.neo4j.memory.EmptyMemoryTracker;
+import org.neo4j.server.security.SecureHasher;
+import org.neo4j.server.security.SystemGraphCredential;
+import org.neo4j.server.security.auth.CommunitySecurityModule;
+import org.neo4j.server.security.auth.FileUserRepository;
+import org.neo4j.string.UTF8;
 
 /**
  * Starts an embedded Neo4j Community DBMS with Bolt on 127.0.0.1:PORT and auth on.
- * Usage: Neo4jLauncher HOME PORT PASSWORD. Prints "READY" on stdout once Bolt
- * accepts logins with the password; stops cleanly on SIGTERM.
+ * Usage: Neo4jLauncher HOME PORT PASSWORD. The password is set before the first start, as the
+ * official image does. Prints "READY" on stdout once started; stops cleanly on SIGTERM.
  */
 public final class Neo4jLauncher {
     public static void main(String[] args) throws Exception {
@@ -25,6 +33,9 @@ public final class Neo4jLauncher {
         int port = Integer.parseInt(args[1]);
         String password = args[2];
 
+        if (!Files.exists(home.resolve("data"))) {
+            setInitialPassword(home, password);
+        }
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
             .setConfig(BoltConnector.enabled, true)
             .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
@@ -42,19 +53,24 @@ public final class Neo4jLauncher {
             stopped.countDown();
         }));
 
-        GraphDatabaseService system = dbms.database("system");
-        try (var tx = system.beginTx()) {
-            tx.execute("ALTER USER neo4j SET PLAINTEXT PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
-            tx.commit();
-        } catch (QueryExecutionException e) {
-            // A restart of an existing home: the password is already set.
-            if (!e.getMessage().contains("cannot be the same")) {
-                e.printStackTrace();
-                System.exit(1);
-            }
-        }
         System.out.println("READY");
         System.out.flush();
         stopped.await();
+    }
+
+    /**
+     * What `neo4j-admin dbms set-initial-password` does, and the official image before its first
+     * start: Bolt never answers with the default password, not even for a moment.
+     */
+    private static void setInitialPassword(Path home, String password) throws Exception {
+        Config config = Config.newBuilder().set(GraphDatabaseSettings.neo4j_home, home.toAbsolutePath()).build();
+        Path file = CommunitySecurityModule.getInitialUserRepositoryFile(config);
+        Files.createDirectories(file.getParent());
+        var repository = new FileUserRepository(new DefaultFileSystemAbstraction(), file,
+            NullLogProvider.getInstance(), EmptyMemoryTracker.INSTANCE);
+        repository.start();
+        repository.create(new User("neo4j", null,
+            SystemGraphCredential.createCredentialForPassword(UTF8.encode(password), new SecureHasher()), false, false));
+        repository.shutdown();
     }
 }
