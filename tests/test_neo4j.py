@@ -1,0 +1,121 @@
+"""Neo4j specifics: schema and data statements in one file, the leased lock, indexes ONLINE at exit."""
+import signal
+import time
+
+from conftest import run_dbinit, start_dbinit
+
+
+def migrate(neo4j, migrations, *args, **env):
+    return run_dbinit(*args, "--migrations", str(migrations.path),
+                      **{"NEO4J_URI": neo4j.uri(), "NEO4J_AUTH": f"neo4j/{neo4j.password}", **env})
+
+
+def query(neo4j, cypher, **params):
+    with neo4j.driver() as d:
+        return d.execute_query(cypher, params).records
+
+
+def test_a_file_mixing_constraints_and_merges_applies(neo4j_db, migrations):
+    """Neo4j refuses a write after a schema change in one transaction: dbinit runs the schema
+    statements in one transaction and the data statements in another."""
+    migrations.write("2025-01-01-001-mixed.cypher", """
+CREATE CONSTRAINT person_id IF NOT EXISTS FOR (p:Person) REQUIRE p.id IS UNIQUE;
+MERGE (:Person {id: 1, name: 'Ada'});
+CREATE INDEX person_name IF NOT EXISTS FOR (p:Person) ON (p.name);
+MERGE (:Person {id: 2, name: 'Grace'});
+SHOW INDEXES;
+""")
+    result = migrate(neo4j_db, migrations, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert query(neo4j_db, "MATCH (p:Person) RETURN count(p) AS n")[0]["n"] == 2
+    states = {r["name"]: r["state"] for r in query(neo4j_db, "SHOW INDEXES")}
+    assert states["person_id"] == states["person_name"] == "ONLINE"
+
+
+def test_a_syntax_error_in_the_second_statement_names_file_line_and_code_and_reports_what_committed(neo4j_db, migrations):
+    bad = migrations.write("2025-01-01-001-bad.cypher",
+                           "CREATE INDEX thing_x IF NOT EXISTS FOR (t:Thing) ON (t.x);\n\nMERGE (t:Thing {x: 1})\nSET t.y = ;\n")
+    result = migrate(neo4j_db, migrations, "migrate")
+    assert result.returncode == 1
+    assert f"{bad.name}:4: Neo.ClientError.Statement.SyntaxError" in result.stderr
+    assert "statements already committed: lines 1" in result.stderr
+    assert query(neo4j_db, "MATCH (m:__DbinitMigration) RETURN count(m) AS n")[0]["n"] == 0
+    bad.write_text("CREATE INDEX thing_x IF NOT EXISTS FOR (t:Thing) ON (t.x);\n\nMERGE (t:Thing {x: 1})\nSET t.y = 2;\n")
+    fixed = migrate(neo4j_db, migrations, "migrate")
+    assert fixed.returncode == 0, fixed.stderr
+    assert query(neo4j_db, "MATCH (t:Thing) RETURN t.y AS y")[0]["y"] == 2
+
+
+def test_indexes_on_existing_data_are_online_when_dbinit_exits(neo4j_db, migrations):
+    query(neo4j_db, "UNWIND range(1, 50000) AS i CREATE (:Big {n: i, s: toString(i)})")
+    migrations.write("2025-01-01-001-index.cypher",
+                     "CREATE INDEX big_n IF NOT EXISTS FOR (b:Big) ON (b.n);\n"
+                     "CREATE TEXT INDEX big_s IF NOT EXISTS FOR (b:Big) ON (b.s);\n")
+    assert migrate(neo4j_db, migrations, "migrate").returncode == 0
+    states = {r["name"]: r["state"] for r in query(neo4j_db, "SHOW INDEXES")}
+    assert states["big_n"] == states["big_s"] == "ONLINE"
+
+
+def test_call_in_transactions_runs_in_its_own_implicit_transaction(neo4j_db, migrations):
+    query(neo4j_db, "UNWIND range(1, 300) AS i CREATE (:Item {n: i})")
+    migrations.write("2025-01-01-001-batch.cypher",
+                     "MATCH (i:Item) CALL { WITH i SET i.done = true } IN TRANSACTIONS OF 100 ROWS;\n")
+    result = migrate(neo4j_db, migrations, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert query(neo4j_db, "MATCH (i:Item {done: true}) RETURN count(i) AS n")[0]["n"] == 300
+
+
+class Blocker:
+    """Holds a write lock on a node in an open transaction, so a migration that writes it waits
+    exactly as long as the test wants."""
+
+    def __init__(self, neo4j):
+        query(neo4j, "MERGE (:Blocker {id: 1})")
+        self.driver = neo4j.driver()
+        self.session = self.driver.session()
+        self.tx = self.session.begin_transaction()
+        self.tx.run("MATCH (b:Blocker) SET b.held = true").consume()
+
+    def release(self):
+        self.tx.rollback()
+        self.session.close()
+        self.driver.close()
+
+
+BLOCKED_MIGRATION = "MATCH (b:Blocker) SET b.migrated = true;\n"
+
+
+def start_holder(neo4j, migrations):
+    holder = start_dbinit("migrate", "--migrations", str(migrations.path), NEO4J_URI=neo4j.uri(),
+                          NEO4J_AUTH=f"neo4j/{neo4j.password}")
+    deadline = time.monotonic() + 30
+    while not query(neo4j, "MATCH (l:__DbinitLock) RETURN l"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return holder
+
+
+def test_a_killed_lock_holders_lock_expires_after_its_lease_and_the_next_run_completes(neo4j_db, migrations):
+    migrations.write("2025-01-01-001-blocked.cypher", BLOCKED_MIGRATION)
+    blocker = Blocker(neo4j_db)
+    holder = start_holder(neo4j_db, migrations)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    blocker.release()
+    assert query(neo4j_db, "MATCH (l:__DbinitLock) RETURN count(l) AS n")[0]["n"] == 1
+    result = migrate(neo4j_db, migrations, "migrate", DBINIT_LOCK_TIMEOUT="60")
+    assert result.returncode == 0, result.stderr
+    assert "waiting for the migration lock held by" in result.stderr
+    assert query(neo4j_db, "MATCH (b:Blocker) RETURN b.migrated AS m")[0]["m"] is True
+    assert query(neo4j_db, "MATCH (l:__DbinitLock) RETURN count(l) AS n")[0]["n"] == 0
+
+
+def test_a_live_holder_keeps_its_lock_past_the_lease(neo4j_db, migrations):
+    migrations.write("2025-01-01-001-blocked.cypher", BLOCKED_MIGRATION)
+    blocker = Blocker(neo4j_db)
+    holder = start_holder(neo4j_db, migrations)
+    waiting = migrate(neo4j_db, migrations, "migrate", DBINIT_LOCK_TIMEOUT="14")  # longer than the 10 s lease
+    blocker.release()
+    assert waiting.returncode == 75, waiting.stderr
+    assert holder.wait(60) == 0
+    assert query(neo4j_db, "MATCH (m:__DbinitMigration) RETURN count(m) AS n")[0]["n"] == 1
