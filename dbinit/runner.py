@@ -9,7 +9,7 @@ from typing import Iterator
 from . import content, files, log, readiness
 from .backends.base import Backend
 from .errors import ConfigError, InvalidMigrations, Problem, UsageError
-from .files import Catalog, Migration
+from .files import Catalog
 from .plan import Applied, Plan, reconcile
 from .settings import Settings
 
@@ -53,12 +53,10 @@ class Runner:
     @contextmanager
     def connected(self, dbs: list[str]) -> Iterator[list[Backend]]:
         """Backends for `dbs`, each answering real queries, closed afterwards."""
-        for db in self.settings.configured():
-            if db not in dbs:
-                continue
-            log.info(db, f"waiting for {getattr(self.settings, db).display()}")
-        for db in ("postgres", "neo4j", "redis"):
-            if db not in self.settings.configured():
+        for db in files.DATABASES:
+            if db in dbs:
+                log.info(db, f"waiting for {getattr(self.settings, db).display()}")
+            elif db not in self.settings.configured():
                 log.info(db, f"not configured ({VARIABLES[db]} unset): skipped")
         backends = [make_backend(db, self.settings) for db in dbs]
         try:

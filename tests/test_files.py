@@ -1,11 +1,9 @@
 """Migration files: naming, ordering, checksums, and `dbinit validate` on good and bad input."""
-import os
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_dbinit
+from conftest import run_dbinit
 from dbinit import cypher, files
 from dbinit.errors import InvalidMigrations
 from dbinit.redis_commands import split_args
@@ -214,15 +212,7 @@ def test_validate_rejects_a_directory_that_does_not_exist(tmp_path):
     assert "migrations directory does not exist" in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not os.environ.get("DBINIT_TEST_AS_USER"), reason="root reads any file")
 def test_validate_rejects_an_unreadable_file(migrations):
-    path = migrations.write("V1-a-up.sql", "SELECT 1;")
-    path.chmod(0)
-    result = run_dbinit("validate", "--migrations", str(migrations.path))
-    assert result.returncode == 65 and "cannot be read" in result.stderr
-
-
-def test_validate_rejects_an_unreadable_file_even_as_root(migrations):
     migrations.write("V1-a-up.sql", "SELECT 1;")
     (migrations.path / "V2-b-up.sql").symlink_to(migrations.path / "missing-target.sql")
     result = run_dbinit("validate", "--migrations", str(migrations.path))
@@ -263,10 +253,3 @@ def test_new_uses_the_database_subfolder_when_there_is_one(migrations):
 def test_new_refuses_an_empty_description(migrations):
     result = run_dbinit("new", "postgres", "!!!", "--migrations", str(migrations.path))
     assert result.returncode == 64 and "description" in result.stderr
-
-
-def test_validate_5000_files_is_fast(migrations, benchmark_note=None):
-    """Correctness only; the time is measured by bench/validate.py."""
-    for i in range(1, 51):
-        migrations.write(f"V{i:04d}-m-up.sql", f"CREATE TABLE t{i} (id int);\n")
-    assert run_dbinit("validate", "--migrations", str(migrations.path)).returncode == 0
