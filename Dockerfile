@@ -19,7 +19,8 @@ RUN /opt/dbinit/bin/pip install --no-deps /src \
  && find /opt/dbinit -name '*.so*' -type f -exec strip --strip-unneeded {} + \
  && find /opt/dbinit \( -name '*.c' -o -name '*.pyi' -o -name '__pycache__' \) -prune -exec rm -rf {} + \
  && /opt/dbinit/bin/pip uninstall -y pip \
- && rm -rf /opt/dbinit/lib/python3*/site-packages/setuptools* \
+ && rm -rf /opt/dbinit/lib/python3*/site-packages/setuptools* /opt/dbinit/lib/python3*/site-packages/pkg_resources \
+    /opt/dbinit/lib/python3*/site-packages/_distutils_hack /opt/dbinit/lib/python3*/site-packages/distutils-precedence.pth \
  && python3 -m compileall -q -j 0 /opt/dbinit
 
 FROM ${BASE_IMAGE}

@@ -163,3 +163,17 @@ def test_postgres_sql_that_naive_splitters_break_applies(pg, migrations):
     result = migrate(pg, migrations, "migrate")
     assert result.returncode == 0, result.stderr
     assert pg.sql("SELECT count(*) FROM t") == "1"
+
+
+def test_a_legacy_sql_ascii_database_works(postgres_server, migrations):
+    name = "legacy_sql_ascii"
+    postgres_server.psql(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    try:
+        migrations.write("V1-t-up.sql", "CREATE TABLE t (id int);")
+        url = postgres_server.url(dbname=name)
+        for _ in range(2):
+            result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=url)
+            assert result.returncode == 0, result.stderr
+        assert "Applied" in run_dbinit("status", "--migrations", str(migrations.path), POSTGRES_URL=url).stdout
+    finally:
+        postgres_server.psql(f"DROP DATABASE {name} WITH (FORCE)")

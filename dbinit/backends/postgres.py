@@ -50,8 +50,9 @@ class PostgresBackend(Backend):
         self._lock_key: int | None = None
 
     def _open(self, timeout: float) -> psycopg.Connection:
+        # client_encoding: a legacy SQL_ASCII database would otherwise hand back bytes, not text.
         kwargs = {"connect_timeout": max(2, int(timeout)), "application_name": f"dbinit {self.owner}"[:63],
-                  "autocommit": True}
+                  "autocommit": True, "client_encoding": "utf8"}
         if self.settings.password is not None:
             from psycopg.conninfo import conninfo_to_dict
 

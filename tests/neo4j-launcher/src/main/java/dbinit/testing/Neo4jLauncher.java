@@ -24,7 +24,7 @@ import org.neo4j.string.UTF8;
 
 /**
  * Starts an embedded Neo4j Community DBMS with Bolt on 127.0.0.1:PORT and auth on.
- * Usage: Neo4jLauncher HOME PORT PASSWORD. The password is set before the first start, as the
+ * Usage: Neo4jLauncher HOME PORT PASSWORD [HOST]. Bolt listens on HOST (default 127.0.0.1). The password is set before the first start, as the
  * official image does. Prints "READY" on stdout once started; stops cleanly on SIGTERM.
  */
 public final class Neo4jLauncher {
@@ -32,13 +32,14 @@ public final class Neo4jLauncher {
         Path home = Path.of(args[0]);
         int port = Integer.parseInt(args[1]);
         String password = args[2];
+        String host = args.length > 3 ? args[3] : "127.0.0.1";
 
         if (!Files.exists(home.resolve("data"))) {
             setInitialPassword(home, password);
         }
         DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
             .setConfig(BoltConnector.enabled, true)
-            .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
+            .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
             .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
             .setConfig(GraphDatabaseSettings.auth_enabled, true)
             .setConfig(GraphDatabaseSettings.pagecache_memory, 64L * 1024 * 1024)

@@ -1,0 +1,26 @@
+"""The Kubernetes manifests pass schema validation and keep the security settings they promise."""
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+MANIFESTS = sorted((Path(__file__).resolve().parent.parent / "deploy" / "kubernetes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
+def test_manifest_passes_kubernetes_schema_validation(path):
+    for doc in yaml.safe_load_all(path.read_text()):
+        kubernetes_validate.validate(doc, "1.30", strict=True)
+
+
+@pytest.mark.parametrize("name", ["deployment.yaml", "job.yaml"])
+def test_dbinit_runs_non_root_on_a_read_only_root_filesystem_with_limits(name):
+    doc = yaml.safe_load((MANIFESTS[0].parent / name).read_text())
+    pod = doc["spec"]["template"]["spec"]
+    dbinit = next(c for c in pod.get("initContainers", []) + pod["containers"] if c["name"] == "dbinit")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert dbinit["securityContext"]["readOnlyRootFilesystem"] is True
+    assert dbinit["resources"]["limits"]
+    secret_vars = {e["name"] for e in dbinit["env"] if "valueFrom" in e}
+    assert secret_vars == {"POSTGRES_PASSWORD", "NEO4J_AUTH", "REDIS_PASSWORD"}
