@@ -126,7 +126,8 @@ def test_sigterm_during_a_migration_rolls_it_back_and_releases_the_lock(pg, migr
     migrations.write("V3-c-up.sql", "CREATE TABLE c (id int);")
     proc = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
     deadline = time.monotonic() + 20
-    while pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'") != "1":
+    while pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
+                 "AND pid <> pg_backend_pid()") != "1":
         assert time.monotonic() < deadline
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
@@ -177,3 +178,18 @@ def test_a_legacy_sql_ascii_database_works(postgres_server, migrations):
         assert "Applied" in run_dbinit("status", "--migrations", str(migrations.path), POSTGRES_URL=url).stdout
     finally:
         postgres_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_percent_signs_and_a_trailing_line_comment_on_the_last_statement(pg, migrations):
+    migrations.write("V1-t-up.sql", "CREATE TABLE t (n int);\nINSERT INTO t SELECT 10 % 3 -- the remainder, 1")
+    result = migrate(pg, migrations, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert pg.sql("SELECT n FROM t") == "1"
+
+
+def test_an_error_without_a_position_still_names_its_line(pg, migrations):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n\nALTER TABLE no_such_table ADD COLUMN x int;\n")
+    result = migrate(pg, migrations, "migrate")
+    assert result.returncode == 1
+    assert "V1-a-up.sql:3: SQLSTATE 42P01" in result.stderr
+    assert pg.sql("SELECT to_regclass('a') IS NULL") == "t"

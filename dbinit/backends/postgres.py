@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import psycopg
+from psycopg import sql as pgsql
 from ..errors import AuthRefused, ConfigError, MigrationFailed, NotReady
 from ..files import Migration, Statement
 from ..plan import Applied
@@ -118,33 +118,62 @@ class PostgresBackend(Backend):
             success boolean NOT NULL,
             applied_by text NOT NULL)""")
 
-    def _insert(self, conn, migration: Migration, ms: int, success: bool) -> Applied:
-        row = conn.execute(
-            f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (%s, %s, %s, %s, now(), %s, %s, %s) RETURNING {COLUMNS}",
-            (migration.version, migration.description, migration.script, migration.checksum, ms, success, self.owner),
-        ).fetchone()
-        return Applied(*row)
+    def _history_row(self, migration: Migration, success: bool) -> pgsql.Composed:
+        # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
+        values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
+                                                          migration.checksum)))
+        return pgsql.SQL("INSERT INTO {} ({}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
+                         "::int, {}, {}) RETURNING {}").format(
+            pgsql.Identifier(TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(self.owner),
+            pgsql.SQL(COLUMNS))
 
-    def _run(self, migration: Migration, script: SqlScript, done: list[Statement]) -> None:
+    def _one_round_trip(self, migration: Migration, script: SqlScript, tail: pgsql.Composable) -> psycopg.Cursor:
+        """BEGIN, the statements, `tail` and COMMIT sent as one simple query: one round trip per
+        migration. On failure all of it is rolled back and the error names the statement's line."""
+        parts, offsets, position = ["BEGIN;\n"], [], len("BEGIN;\n")
+        for stmt in script.statements:
+            offsets.append(position)
+            parts.append(stmt.text + "\n;\n")  # newline first: a trailing -- comment must not swallow the ;
+            position += len(stmt.text) + 3
+        parts.append(tail.as_string(self.conn) + ";\nCOMMIT")
+        try:
+            return self.conn.execute("".join(parts))
+        except psycopg.Error as e:
+            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+            at = int(e.diag.statement_position or 0) - 1
+            for stmt, offset in zip(script.statements, offsets):
+                if 0 <= at - offset < len(stmt.text):
+                    raise self._failure(migration, stmt, e, [], True, at - offset) from None
+            raise self._locate(migration, script, e) from None
+
+    def _locate(self, migration: Migration, script: SqlScript, error: psycopg.Error) -> MigrationFailed:
+        """An error without a position: run the statements again, one by one, in a transaction
+        that is always rolled back, to find the one that fails (the failure path only)."""
+        with self.conn.transaction(force_rollback=True):
+            for stmt in script.statements:
+                try:
+                    with self.conn.transaction():
+                        self.conn.execute(stmt.text)
+                except psycopg.Error as e:
+                    return self._failure(migration, stmt, e, [], True, e.diag.statement_position and
+                                         int(e.diag.statement_position) - 1)
+        return MigrationFailed(self.name, migration.path, _describe(error) + "; the migration was rolled back")
+
+    def _run_each(self, migration: Migration, script: SqlScript, done: list[Statement]) -> None:
+        """A no-transaction migration: each statement on its own, as psql would run them."""
         for stmt in script.statements:
             try:
-                self.conn.execute(stmt.text.encode())
+                self.conn.execute(stmt.text)
             except psycopg.Error as e:
-                raise self._failure(migration, stmt, e, done, script.transactional) from None
+                raise self._failure(migration, stmt, e, done, False, e.diag.statement_position and
+                                    int(e.diag.statement_position) - 1) from None
             done.append(stmt)
 
     def _failure(self, migration: Migration, stmt: Statement, e: psycopg.Error, done: list[Statement],
-                 transactional: bool) -> MigrationFailed:
-        diag = e.diag
-        line = stmt.line
-        position = diag.statement_position
-        if position:
-            line += stmt.text[: int(position) - 1].count("\n")
-        message = diag.message_primary or str(e)
-        detail = f"SQLSTATE {e.sqlstate}: {message}" if e.sqlstate else message
-        for extra in (diag.message_detail, diag.message_hint):
-            if extra:
-                detail += f" ({extra})"
+                 transactional: bool, offset: int | None) -> MigrationFailed:
+        line = stmt.line + (stmt.text[:offset].count("\n") if offset else 0)
+        detail = _describe(e)
         if transactional:
             detail += "; the migration was rolled back"
         elif done:
@@ -154,29 +183,32 @@ class PostgresBackend(Backend):
 
     def apply(self, migration: Migration) -> Applied:
         script = parse(migration)
-        start = time.perf_counter()
-        done: list[Statement] = []
         if script.transactional:
-            with self.conn.transaction():
-                self._run(migration, script, done)
-                return self._insert(self.conn, migration, _ms(start), True)
+            cursor = self._one_round_trip(migration, script, self._history_row(migration, True))
+            row = None
+            while True:  # one result each for BEGIN, the statements, the history row and COMMIT
+                if cursor.description is not None:
+                    row = cursor.fetchone()  # the last one with rows is the history row's RETURNING
+                if not cursor.nextset():
+                    return Applied(*row)
+        done: list[Statement] = []
         try:
-            self._run(migration, script, done)
+            self._run_each(migration, script, done)
         except MigrationFailed:
-            self._insert(self.conn, migration, _ms(start), False)
+            self.conn.execute(self._history_row(migration, False))
             raise
-        return self._insert(self.conn, migration, _ms(start), True)
+        return Applied(*self.conn.execute(self._history_row(migration, True)).fetchone())
 
     def revert(self, migration: Migration, down: Migration) -> None:
         """Run a down script and remove the migration's history row, in one transaction where allowed."""
         script = parse(down)
+        forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(TABLE),
+                                                                      pgsql.Literal(migration.version))
         if script.transactional:
-            with self.conn.transaction():
-                self._run(down, script, [])
-                self.forget(migration.version)
+            self._one_round_trip(down, script, forget)
         else:
-            self._run(down, script, [])
-            self.forget(migration.version)
+            self._run_each(down, script, [])
+            self.conn.execute(forget)
 
     def record(self, applied: Applied) -> None:
         self.conn.execute(
@@ -192,5 +224,10 @@ class PostgresBackend(Backend):
         self.conn.execute(f"DELETE FROM {TABLE} WHERE version = %s", (version,))
 
 
-def _ms(start: float) -> int:
-    return round((time.perf_counter() - start) * 1000)
+def _describe(e: psycopg.Error) -> str:
+    diag = e.diag
+    detail = f"SQLSTATE {e.sqlstate}: {diag.message_primary or e}" if e.sqlstate else str(e)
+    for extra in (diag.message_detail, diag.message_hint):
+        if extra:
+            detail += f" ({extra})"
+    return detail
