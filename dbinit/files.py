@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -167,21 +168,22 @@ def _candidates(directory: Path) -> list[tuple[str, Path]]:
     """(database, path) for every migration-looking file, flat or in a per-database subfolder."""
     found: list[tuple[str, Path]] = []
     problems: list[Problem] = []
-    for entry in sorted(directory.iterdir()):
+    # os.scandir: the entry knows its own type, so a thousand files cost no thousand stat calls.
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() and entry.name in DATABASES:
-            for sub in sorted(entry.iterdir()):
-                db = EXTENSIONS.get(sub.suffix)
+        if entry.name in DATABASES and entry.is_dir():
+            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                db = EXTENSIONS.get(os.path.splitext(sub.name)[1])
                 if db is None or sub.name.startswith(".") or sub.is_dir():
                     continue
                 if db != entry.name:
-                    problems.append(Problem(sub, f"is a {db} file in the {entry.name}/ folder; move it to {db}/"))
-                found.append((db, sub))
-        elif entry.is_file() or entry.is_symlink():
-            db = EXTENSIONS.get(entry.suffix)
+                    problems.append(Problem(Path(sub.path), f"is a {db} file in the {entry.name}/ folder; move it to {db}/"))
+                found.append((db, Path(sub.path)))
+        elif not entry.is_dir():
+            db = EXTENSIONS.get(os.path.splitext(entry.name)[1])
             if db is not None:
-                found.append((db, entry))
+                found.append((db, Path(entry.path)))
     if problems:
         raise InvalidMigrations(problems)
     return found
