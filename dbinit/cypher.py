@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InvalidMigrations, Problem
 from .files import Migration, Statement
@@ -121,7 +122,9 @@ def split(text: str, path=None) -> list[CypherStatement]:
     return statements
 
 
+@lru_cache(maxsize=None)
 def parse(migration: Migration) -> list[CypherStatement]:
+    """Split once per file: validation, warnings and apply all ask."""
     return split(migration.text, migration.path)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InvalidMigrations, Problem
 from .files import Migration
@@ -100,6 +101,7 @@ def split_args(line: str) -> list[str] | None:
         args.append("".join(current))
 
 
+@lru_cache(maxsize=None)
 def parse(migration: Migration) -> list[Command]:
     """Commands of a .redis file; blank lines and '#' comment lines are skipped."""
     commands: list[Command] = []
