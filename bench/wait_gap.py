@@ -37,8 +37,10 @@ def answers(kind: str, server) -> bool:
 def one_gap(kind: str) -> float:
     server = {"postgres": PostgresServer, "redis": RedisServer, "neo4j": Neo4jServer}[kind]()
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DBINIT_WAIT_TIMEOUT": "120"}
-    env.update({"postgres": {"POSTGRES_URL": server.url()}, "redis": {"REDIS_URL": server.url()},
-                "neo4j": {"NEO4J_URI": server.uri(), "NEO4J_AUTH": f"neo4j/{server.password}"}}[kind])
+    if kind == "neo4j":
+        env.update(NEO4J_URI=server.uri(), NEO4J_AUTH=f"neo4j/{server.password}")
+    else:
+        env[f"{kind.upper()}_URL"] = server.url()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "dbinit", "wait"], env=env, stderr=subprocess.DEVNULL)
         exited: list[float] = []

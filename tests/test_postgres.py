@@ -2,7 +2,7 @@
 import signal
 import time
 
-from conftest import ROOT, run_dbinit, start_dbinit
+from conftest import run_dbinit, start_dbinit
 
 
 def migrate(pg, migrations, *args, **env):

@@ -46,6 +46,12 @@ class Backend(ABC):
     @abstractmethod
     def unlock(self) -> None: ...
 
+    leased = False  # a lock that is a lease (Neo4j, Redis) is renewed by renew_lock while held
+
+    def renew_lock(self) -> bool:
+        """Extend the lease; False when the lock was lost."""
+        raise NotImplementedError
+
     @abstractmethod
     def history(self) -> list[Applied]:
         """Every history record; none when the history storage does not exist yet. Changes nothing."""
@@ -88,9 +94,12 @@ class Backend(ABC):
                 next_report = now + PROGRESS_EVERY
             time.sleep(min(delay, max(0.0, timeout - (now - start))) * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 1.0)
+        lease = Lease(self.name, self.renew_lock) if self.leased else None
         try:
             yield
         finally:
+            if lease is not None:
+                lease.stop()
             self.unlock()
 
 

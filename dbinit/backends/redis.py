@@ -17,7 +17,7 @@ from ..files import Migration
 from ..plan import Applied
 from ..redis_commands import Command, parse
 from ..settings import RedisSettings
-from .base import LEASE_S, Backend, Lease, owner_id
+from .base import LEASE_S, Backend, owner_id
 
 # Compare-and-set scripts: only the owner renews or releases its lock.
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
@@ -42,12 +42,12 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
 
 class RedisBackend(Backend):
     name = "redis"
+    leased = True
 
     def __init__(self, settings: RedisSettings):
         self.settings = settings
         self.owner = owner_id()
         self.client: redis.Redis | None = None
-        self._lease: Lease | None = None
         self.lock_key = f"{settings.prefix}lock"
         self.history_key = f"{settings.prefix}migrations"
 
@@ -64,19 +64,14 @@ class RedisBackend(Backend):
         self.client = client
 
     def close(self) -> None:
-        if self._lease is not None:
-            self._lease.stop()
         if self.client is not None:
             self.client.close()
             self.client = None
 
     def try_lock(self) -> bool:
-        if not self.client.set(self.lock_key, self.owner, nx=True, px=int(LEASE_S * 1000)):
-            return False
-        self._lease = Lease(self.name, self._renew)
-        return True
+        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=int(LEASE_S * 1000)))
 
-    def _renew(self) -> bool:
+    def renew_lock(self) -> bool:
         return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, int(LEASE_S * 1000)))
 
     def lock_holder(self) -> str:
@@ -86,9 +81,6 @@ class RedisBackend(Backend):
         return f"{holder.decode()} (lease ends in {max(0, ttl) / 1000:.1f} s)"
 
     def unlock(self) -> None:
-        if self._lease is not None:
-            self._lease.stop()
-            self._lease = None
         self.client.eval(_RELEASE, 1, self.lock_key, self.owner)
 
     def history(self) -> list[Applied]:
