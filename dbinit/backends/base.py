@@ -100,7 +100,11 @@ class Backend(ABC):
         finally:
             if lease is not None:
                 lease.stop()
-            self.unlock()
+            try:
+                self.unlock()
+            except Exception as e:  # must not hide why the run is ending; the lease or the session's end frees it
+                log.warn(self.name, f"could not release the migration lock ({e}); it is freed when its lease "
+                         "runs out or its session ends")
 
 
 class Lease:
