@@ -1,8 +1,6 @@
 #!/usr/bin/env python3
 """Thin launcher: python entrypoint.py <command> (the same as the dbinit console script)."""
-import sys
-
 from dbinit.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
