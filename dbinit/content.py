@@ -37,11 +37,12 @@ class Report:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def check(migrations: list[Migration]) -> Report:
-    """Parse every file (and down file); raise one InvalidMigrations listing every problem."""
+def check(migrations: list[Migration], downs: bool = True) -> Report:
+    """Parse every file (and, for validate, every down file); raise one InvalidMigrations listing
+    every problem."""
     report, problems = Report(), []
     for m in migrations:
-        scripts = [m] if m.down is None else [m, down_of(m)]
+        scripts = [m, down_of(m)] if downs and m.down is not None else [m]
         for script in scripts:
             try:
                 if not parse(script) and script is m:

@@ -14,15 +14,18 @@ class Problem:
     line: int | None = None
     column: int | None = None
 
-    def __str__(self) -> str:
-        if self.path is None:
-            return self.message
-        where = str(self.path)
-        if self.line is not None:
+    @property
+    def where(self) -> str:
+        """path:line:column, as far as known."""
+        where = "" if self.path is None else str(self.path)
+        if self.path is not None and self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        return f"{where}: {self.message}"
+        return where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
 
 
 class DbinitError(Exception):
@@ -70,8 +73,7 @@ class MigrationFailed(DbinitError):
     def __init__(self, db: str, path: Path | None, detail: str, line: int | None = None):
         self.db, self.path, self.detail, self.line = db, path, detail, line
         self.source = db
-        where = "" if path is None else str(Problem(path, "", line)).rstrip(": ") + ": "
-        super().__init__(f"{where}{detail}")
+        super().__init__(str(Problem(path, detail, line)))
 
 
 class Interrupted(KeyboardInterrupt):

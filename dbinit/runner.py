@@ -102,7 +102,8 @@ class Runner:
                 plan.check(self.settings.out_of_order)
                 for e in plan.of("Missing"):
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
-            content.check([m for _, plan in plans for m in plan.pending])
+            # Every pending file parses before the first one runs; down files are not run here.
+            content.check([m for _, plan in plans for m in plan.pending], downs=False)
             if dry_run:
                 for _, plan in plans:
                     for m in plan.pending:
@@ -117,6 +118,7 @@ class Runner:
                     applied = backend.apply(m)
                     log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
                              version=m.version, script=m.script, execution_ms=applied.execution_ms)
+                # Even with nothing applied: a killed earlier run may have left an index populating.
                 backend.finish(self.settings.index_timeout)
                 log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
                          f"{len(plan.of('Applied'))} already applied")

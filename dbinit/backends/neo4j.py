@@ -100,7 +100,8 @@ class Neo4jBackend(Backend):
                     self._query(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE")
                     break
                 except (ClientError, TransientError) as e:
-                    if attempt == 4 or "AlreadyExists" not in (e.code or "") and not isinstance(e, TransientError):
+                    racing = isinstance(e, TransientError) or "AlreadyExists" in (e.code or "")
+                    if not racing or attempt == 4:
                         raise
                     time.sleep(0.1)
         self._constraints_made = True
