@@ -57,6 +57,26 @@ class LockTimeout(DbinitError):
     exit_code = 75
 
 
+class LockLost(LockTimeout):
+    """The lease ran out (a paused or partitioned runner) and another runner may hold the lock:
+    stopped before the next write, which the database's own fence would refuse anyway."""
+
+    def __init__(self, db: str, detail: str):
+        self.source = db
+        super().__init__(f"{db}: the migration lock was lost: {detail}; stopped before writing anything more, "
+                         "what this run applied is recorded, the holder finishes the rest")
+
+
+class ConnectionLost(NotReady):
+    """A database went away in the middle of a run; names the file it was running, if any."""
+
+    def __init__(self, db: str, reason: str, path: Path | None = None, outcome: str = ""):
+        self.source, self.path = db, path
+        where = f"while running {path}" if path is not None else "during the run"
+        super().__init__(f"{db}: the connection was lost {where}: {reason}"
+                         + (f"; {outcome}" if outcome else "") + "; the next run picks up from the recorded history")
+
+
 class AuthRefused(DbinitError):
     exit_code = 77
 

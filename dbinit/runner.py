@@ -8,8 +8,8 @@ from typing import Iterator
 
 from . import content, files, log, readiness
 from .backends.base import Backend
-from .errors import ConfigError, InvalidMigrations, Problem, UsageError
-from .files import Catalog
+from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, Problem, UsageError
+from .files import Catalog, Migration
 from .plan import Applied, Plan, reconcile
 from .settings import Settings
 
@@ -25,14 +25,17 @@ def make_backend(db: str, settings: Settings) -> Backend:
     if db == "postgres":
         from .backends.postgres import PostgresBackend
 
-        return PostgresBackend(settings.postgres)
-    if db == "neo4j":
+        backend: Backend = PostgresBackend(settings.postgres)
+    elif db == "neo4j":
         from .backends.neo4j import Neo4jBackend
 
-        return Neo4jBackend(settings.neo4j)
-    from .backends.redis import RedisBackend
+        backend = Neo4jBackend(settings.neo4j)
+    else:
+        from .backends.redis import RedisBackend
 
-    return RedisBackend(settings.redis)
+        backend = RedisBackend(settings.redis)
+    backend.lease_s = settings.lock_lease
+    return backend
 
 
 class Runner:
@@ -62,9 +65,19 @@ class Runner:
         try:
             readiness.wait(backends, self.settings.wait_timeout)
             yield backends
+        except DbinitError:
+            raise
+        except Exception as e:  # a client library's own exception: typed, naming its database
+            for backend in backends:
+                if (typed := backend.translate(e)) is not None:
+                    raise typed from None
+            raise
         finally:
             for backend in backends:
-                backend.close()
+                try:
+                    backend.close()
+                except Exception:  # closing a connection to a server that went away
+                    pass
 
     def wait(self) -> None:
         with self.connected(self.settings.configured()):
@@ -115,7 +128,7 @@ class Runner:
                 if plan.pending:
                     backend.prepare()
                 for m in plan.pending:
-                    applied = backend.apply(m)
+                    applied = self._apply(backend, m)
                     log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
                              version=m.version, script=m.script, execution_ms=applied.execution_ms)
                 # Even with nothing applied: a killed earlier run may have left an index populating.
@@ -123,6 +136,16 @@ class Runner:
                 log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
                          f"{len(plan.of('Applied'))} already applied")
             return [p for _, p in plans]
+
+    @staticmethod
+    def _apply(backend: Backend, migration: Migration) -> Applied:
+        """One migration under the lock: never started once the lease is known lost, and a failure
+        after the lease ran out is reported as the lost lock (another runner's work may be why)."""
+        backend.fence()
+        try:
+            return backend.apply(migration)
+        except MigrationFailed as e:
+            raise backend.lost_lock() or e from None
 
     def down(self, to: str) -> None:
         """Postgres: run down scripts newer than `to`, newest first, each with its history row."""

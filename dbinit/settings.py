@@ -56,6 +56,7 @@ class Settings:
     init: Path
     wait_timeout: float
     lock_timeout: float
+    lock_lease: float
     index_timeout: float
     log_format: str
     out_of_order: bool
@@ -190,6 +191,7 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         init=Path(e.get("DBINIT_INIT_DIR") or migrations.absolute().parent / "init"),
         wait_timeout=flags.get("wait_timeout") if flags.get("wait_timeout") is not None else e.number("DBINIT_WAIT_TIMEOUT", 60),
         lock_timeout=flags.get("lock_timeout") if flags.get("lock_timeout") is not None else e.number("DBINIT_LOCK_TIMEOUT", 300),
+        lock_lease=e.number("DBINIT_LOCK_LEASE", 10),
         index_timeout=e.number("DBINIT_INDEX_TIMEOUT", 600),
         log_format=log_format,
         out_of_order=bool(out_of_order),

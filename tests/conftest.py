@@ -36,9 +36,73 @@ def dbinit_env(**env: str) -> dict[str, str]:
     return {**base, "PYTHONPATH": str(ROOT), **{k: str(v) for k, v in env.items()}}
 
 
+# Every password the harness and the tests use: none may appear in any output of any test.
+SECRETS = ("pg-test-pw-7Qx", "redis-test-pw-3Kd", "neo4j-test-pw-9Lm", "not-the-password")
+_outputs: list[str] = []  # what dbinit processes printed during the current test
+
+
+class _Recording:
+    """A process's output stream that keeps a copy of whatever the test reads from it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def read(self, *args):
+        text = self._stream.read(*args)
+        _outputs.append(text)
+        return text
+
+    def readline(self, *args):
+        line = self._stream.readline(*args)
+        _outputs.append(line)
+        return line
+
+    def __iter__(self):
+        return iter(self.readline, "")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class DbinitProcess(subprocess.Popen):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stdout, self.stderr = _Recording(self.stdout), _Recording(self.stderr)
+
+    def communicate(self, *args, **kwargs):
+        self.stdout, self.stderr = self.stdout._stream, self.stderr._stream  # raw reads from here on
+        out, err = super().communicate(*args, **kwargs)
+        _outputs.extend(filter(None, (out, err)))
+        return out, err
+
+
 def start_dbinit(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dbinit", *args], cwd=cwd or ROOT, env=dbinit_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return DbinitProcess([sys.executable, "-m", "dbinit", *args], cwd=cwd or ROOT, env=dbinit_env(**env),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _leaks(texts) -> list[str]:
+    return sorted({secret for secret in SECRETS for text in texts if text and secret in text})
+
+
+@pytest.fixture(autouse=True)
+def no_password_in_any_dbinit_output():
+    _outputs.clear()
+    yield
+    leaked = _leaks(_outputs)
+    _outputs.clear()
+    assert not leaked, f"a password reached dbinit's output: {leaked}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The test's own captured output (prints, logs) is searched for the passwords too."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.passed and report.when == "call":
+        leaked = _leaks([report.capstdout, report.capstderr, report.caplog])
+        if leaked:
+            report.outcome, report.longrepr = "failed", f"a password appeared in the test's output: {leaked}"
 
 
 def run_dbinit(*args: str, cwd: Path | None = None, timeout: float = 120, **env: str) -> Result:

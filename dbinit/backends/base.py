@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from .. import log
-from ..errors import LockTimeout
+from ..errors import DbinitError, LockLost, LockTimeout
 from ..files import Migration
 from ..plan import Applied
 
@@ -28,6 +28,8 @@ class Backend(ABC):
     """One database. Knows nothing about files on disk or ordering; the runner does."""
 
     name: str
+    lease_s: float = LEASE_S
+    _lease: "Lease | None" = None
 
     @abstractmethod
     def connect(self, timeout: float) -> None:
@@ -51,6 +53,39 @@ class Backend(ABC):
     def renew_lock(self) -> bool:
         """Extend the lease; False when the lock was lost."""
         raise NotImplementedError
+
+    def fence(self) -> None:
+        """Raise LockLost when the lease is known to be lost. Cheap, no I/O: called before every
+        migration. The backends' writes check the lease again inside the database, atomically."""
+        if self._lease is not None and self._lease.lost:
+            raise LockLost(self.name, f"{self._lease.lost}; it is now held by {self._holder_or_unknown()}")
+
+    def lost_lock(self) -> LockLost | None:
+        """After a failed write: LockLost when this runner no longer holds the lock (another runner's
+        work, not the file, may be why it failed), else None."""
+        if not self.leased:
+            return None
+        try:
+            if self.holds_lock():
+                return None
+        except Exception:  # the database is gone: the caller's own error says more
+            return None
+        return LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
+                        f"{self._holder_or_unknown()}")
+
+    def holds_lock(self) -> bool:
+        """This runner's lease is in place and unexpired (leased backends)."""
+        return True
+
+    def _holder_or_unknown(self) -> str:
+        try:
+            return self.lock_holder()
+        except Exception:
+            return "an unknown runner (the database did not say)"
+
+    def translate(self, error: Exception) -> DbinitError | None:
+        """This backend's client-library exception as a typed error, or None if it is not one."""
+        return None
 
     @abstractmethod
     def history(self) -> list[Applied]:
@@ -94,12 +129,13 @@ class Backend(ABC):
                 next_report = now + PROGRESS_EVERY
             time.sleep(min(delay, max(0.0, timeout - (now - start))) * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 1.0)
-        lease = Lease(self.name, self.renew_lock) if self.leased else None
+        self._lease = Lease(self.name, self.renew_lock, self.lease_s) if self.leased else None
         try:
             yield
         finally:
-            if lease is not None:
-                lease.stop()
+            if self._lease is not None:
+                self._lease.stop()
+                self._lease = None
             try:
                 self.unlock()
             except Exception as e:  # must not hide why the run is ending; the lease or the session's end frees it
@@ -108,21 +144,35 @@ class Backend(ABC):
 
 
 class Lease:
-    """Renews a lock lease from a background thread until stopped, so only a dead holder's lock expires."""
+    """Renews a lock lease from a background thread until stopped, so only a dead holder's lock
+    expires. Once the lease is lost (another owner, or no renewal for a whole lease) `lost` says
+    why and stays set: the run must stop before its next write."""
 
-    def __init__(self, name: str, renew, lease_s: float = LEASE_S) -> None:
+    def __init__(self, name: str, renew, lease_s: float) -> None:
         self.name, self.renew, self.lease_s = name, renew, lease_s
+        self.lost: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"{name}-lease", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self.lease_s / 3):
             try:
                 if not self.renew():
-                    log.error(self.name, "the migration lock was lost (its lease expired); another runner may take it")
-            except Exception as e:  # a failed renewal is retried on the next tick; the lease covers two misses
-                log.warn(self.name, f"could not renew the migration lock lease: {e}")
+                    self.lost = "another runner took it after this run's lease ran out"
+            except Exception as e:  # retried on the next tick; the lease covers two misses
+                if time.monotonic() - renewed < self.lease_s:
+                    log.warn(self.name, f"could not renew the migration lock lease: {e}")
+                    continue
+                self.lost = f"its lease could not be renewed for {self.lease_s:g} s ({e})"
+            else:
+                # Renewed even after a pause past the lease: the lock still names this runner, so
+                # nobody else took it meanwhile.
+                renewed = time.monotonic()
+            if self.lost is not None:
+                log.error(self.name, f"the migration lock was lost: {self.lost}; stopping before the next write")
+                return
 
     def stop(self) -> None:
         self._stop.set()

@@ -5,22 +5,29 @@ from __future__ import annotations
 import re
 import ssl
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import neo4j
 from neo4j.exceptions import (AuthError, ClientError, ConfigurationError, ConstraintError, DriverError, Forbidden,
                               Neo4jError, ServiceUnavailable, SessionExpired, TransientError)
 
-from ..errors import AuthRefused, ConfigError, MigrationFailed, NotReady
+from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, LockLost, MigrationFailed, NotReady
 from ..files import Migration
 from ..plan import Applied
 from ..settings import Neo4jSettings
 from ..cypher import CypherStatement, parse
-from .base import LEASE_S, Backend, owner_id
+from .base import Backend, owner_id
 
 HISTORY = "__DbinitMigration"
 LOCK = "__DbinitLock"
 FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by")
 _POSITION = re.compile(r"\(line (\d+), column (\d+)")
+# The fence: matches this runner's unexpired lock node and extends its lease. Written inside a
+# transaction it also takes the node's write lock, so no other runner can delete it and take over
+# until that transaction has committed or rolled back.
+_FENCE = (f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
+          "SET l.expires = timestamp() + $lease")
 
 
 def _caused_by_tls(e: BaseException) -> bool:
@@ -41,6 +48,13 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
     if isinstance(e, (ServiceUnavailable, SessionExpired, TransientError, DriverError, OSError)):
         return NotReady(f"neo4j: {getattr(e, 'message', None) or e}")
     return e
+
+
+def _unavailable(e: Exception) -> bool:
+    """The server or the database went away (stopped, restarting, cut off): not the file's fault."""
+    return isinstance(e, (ServiceUnavailable, SessionExpired)) or (
+        isinstance(e, Neo4jError) and e.code in ("Neo.TransientError.General.DatabaseUnavailable",
+                                                  "Neo.TransientError.Database.DatabaseUnavailable"))
 
 
 def groups(statements: list[CypherStatement]) -> list[tuple[str, list[CypherStatement]]]:
@@ -67,6 +81,9 @@ class Neo4jBackend(Backend):
         self.owner = owner_id()
         self.driver: neo4j.Driver | None = None
         self._constraints_made = False
+        # Every transaction of a migration carries its runner's owner id, so that a runner taking
+        # over an expired lock, or this one when interrupted, can stop that work on the server.
+        self._meta = {"dbinit": self.owner}
 
     def _session(self):
         return self.driver.session(database=self.settings.database)
@@ -79,7 +96,8 @@ class Neo4jBackend(Backend):
         if self.driver is None:
             self.driver = neo4j.GraphDatabase.driver(
                 self.settings.uri, auth=self.settings.auth, connection_timeout=timeout,
-                connection_acquisition_timeout=timeout, user_agent="dbinit")
+                connection_acquisition_timeout=timeout, user_agent="dbinit",
+                notifications_min_severity="OFF")  # the server's hints on dbinit's own queries are noise
         try:
             # A real query in the target database: verify_connectivity does not prove it is online.
             self._query("RETURN 1")
@@ -106,22 +124,62 @@ class Neo4jBackend(Backend):
                     time.sleep(0.1)
         self._constraints_made = True
 
+    def translate(self, error: Exception) -> DbinitError | None:
+        if _unavailable(error):
+            return ConnectionLost(self.name, getattr(error, "message", None) or str(error))
+        if isinstance(error, (Neo4jError, DriverError)):
+            return DbinitError(f"neo4j: the server refused dbinit's own query: {getattr(error, 'message', None) or error}")
+        return None
+
     # Locking: a node under a uniqueness constraint; the server's clock sets and checks its lease.
     def try_lock(self) -> bool:
         self._ensure_constraints()
-        self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) WHERE l.expires < timestamp() DELETE l")
+        expired = self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) WHERE l.expires < timestamp() "
+                              "RETURN l.owner AS owner")
         try:
+            if expired:
+                # The holder's lease ran out (killed, paused, cut off): stop whatever it still has
+                # running on the server before taking over, so its work cannot commit after ours starts.
+                self._terminate(expired[0]["owner"])
+                with self._session() as s:
+                    s.run(neo4j.Query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) WHERE l.expires < timestamp() "
+                                      "DELETE l", timeout=5)).consume()
             self._query(f"CREATE (:{LOCK} {{name: 'migrations', owner: $owner, expires: timestamp() + $lease}})",
-                        owner=self.owner, lease=int(LEASE_S * 1000))
-        except ConstraintError:
+                        owner=self.owner, lease=self._lease_ms)
+        except (ConstraintError, TransientError):
             return False
+        except ClientError as e:
+            if "Transaction" in (e.code or ""):  # the delete timed out or was terminated: try again later
+                return False
+            raise
         return True
 
+    def _terminate(self, owner: str) -> None:
+        """Terminate the transactions a runner left on the server (its metadata names it)."""
+        rows = self._query("SHOW TRANSACTIONS YIELD transactionId, metaData WHERE metaData.dbinit = $owner "
+                           "RETURN collect(transactionId) AS ids", owner=owner)
+        if rows and rows[0]["ids"]:
+            self._query("TERMINATE TRANSACTIONS $ids", ids=rows[0]["ids"])
+
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.lease_s * 1000)
+
     def renew_lock(self) -> bool:
-        rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) "
-                           "SET l.expires = timestamp() + $lease RETURN count(l) AS n",
-                           owner=self.owner, lease=int(LEASE_S * 1000))
+        rows = self._query(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms)
         return rows[0]["n"] == 1
+
+    def holds_lock(self) -> bool:
+        rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
+                           "RETURN count(l) AS n", owner=self.owner)
+        return rows[0]["n"] == 1
+
+    def _fence(self, runner) -> None:
+        """Check and extend this runner's lease in `runner` (a transaction, or the session for a
+        check right before statements that cannot share a transaction with it); LockLost if gone."""
+        if runner.run(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms).single()["n"] != 1:
+            raise LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
+                           f"{self._holder_or_unknown()}")
 
     def lock_holder(self) -> str:
         rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) RETURN l.owner AS owner, "
@@ -141,45 +199,87 @@ class Neo4jBackend(Backend):
         self._ensure_constraints()
 
     def _record_query(self, tx, migration: Migration, ms: int) -> Applied:
+        """The history node, written only if this runner's lease holds (the fence in the same query)."""
         props = {"version": migration.version, "description": migration.description, "script": migration.script,
                  "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": self.owner}
-        record = tx.run(f"CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m", props=props).single()
+        record = tx.run(_FENCE + f" CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m",
+                        props=props, owner=self.owner, lease=self._lease_ms).single()
+        if record is None:
+            raise LockLost(self.name, f"the lease ran out before {migration.script} was recorded (its transaction "
+                           f"was rolled back); the lock is now held by {self._holder_or_unknown()}")
         return Applied(**{f: _native(record["m"].get(f)) for f in FIELDS})
 
     def apply(self, migration: Migration) -> Applied:
+        try:
+            return self._apply(migration)
+        except (Neo4jError, DriverError) as e:
+            if not _unavailable(e):
+                raise
+            raise ConnectionLost(self.name, getattr(e, "message", None) or str(e), migration.path,
+                                 "a transaction cut off before its commit was rolled back") from None
+
+    @contextmanager
+    def _stoppable(self, tx=None) -> Iterator[None]:
+        """On SIGINT or SIGTERM, terminate this runner's transaction on the server first: the
+        driver's own rollback would wait for the running statement to finish, and the lock must
+        be free only when the work has stopped."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self._terminate(self.owner)
+            if tx is not None:
+                try:
+                    tx.close()
+                except Exception:  # "terminated", as asked: the interrupt is what the user sees
+                    pass
+            raise
+
+    def _apply(self, migration: Migration) -> Applied:
         start = time.perf_counter()
         done: list[CypherStatement] = []
         batches = groups(parse(migration))
         with self._session() as session:
             for i, (kind, statements) in enumerate(batches):
                 last = i == len(batches) - 1
+                if kind != "data":  # schema changes and CALL IN TRANSACTIONS cannot share a fenced transaction
+                    self._fence(session)
                 if kind == "auto":
-                    self._run_auto(session, migration, statements[0], done)
+                    with self._stoppable():
+                        self._run_auto(session, migration, statements[0], done)
                     continue
-                tx = session.begin_transaction()
+                tx = session.begin_transaction(metadata=self._meta)
                 try:
-                    for stmt in statements:
-                        self._run(tx, migration, stmt, done)
-                    if last and kind != "schema":  # the record commits with the migration's last writes
-                        applied = self._record_query(tx, migration, _ms(start))
+                    with self._stoppable(tx):
+                        for stmt in statements:
+                            self._run(tx, migration, stmt, done)
+                        if last and kind != "schema":  # the record commits with the migration's last writes
+                            applied = self._record_query(tx, migration, _ms(start))
+                            tx.commit()
+                            return applied
+                        if kind != "schema":
+                            self._fence(tx)
                         tx.commit()
-                        return applied
-                    tx.commit()
                 finally:
                     tx.close()
                 done.extend(statements)
-            return session.execute_write(lambda tx: self._record_query(tx, migration, _ms(start)))
+            with self._stoppable():
+                return session.execute_write(neo4j.unit_of_work(metadata=self._meta)(
+                    lambda tx: self._record_query(tx, migration, _ms(start))))
 
     def _run(self, tx, migration: Migration, stmt: CypherStatement, done: list) -> None:
         try:
             tx.run(stmt.text).consume()
         except Neo4jError as e:
+            if _unavailable(e):
+                raise
             raise self._failure(migration, stmt, e, done) from None
 
     def _run_auto(self, session, migration: Migration, stmt: CypherStatement, done: list) -> None:
         try:
-            session.run(stmt.text).consume()
+            session.run(neo4j.Query(stmt.text, metadata=self._meta)).consume()
         except Neo4jError as e:
+            if _unavailable(e):
+                raise
             raise self._failure(migration, stmt, e, done) from None
         done.append(stmt)
 
@@ -207,16 +307,25 @@ class Neo4jBackend(Backend):
             raise MigrationFailed(self.name, None, f"indexes not usable when dbinit finished (waited up to "
                                   f"{timeout:g} s, DBINIT_INDEX_TIMEOUT): {what}")
 
+    def _fenced_write(self, cypher: str, **params) -> None:
+        """A history write that commits only while this runner's lease holds."""
+        def work(tx) -> None:
+            self._fence(tx)
+            tx.run(cypher, params).consume()
+
+        with self._session() as s:
+            s.execute_write(work)
+
     def record(self, applied: Applied) -> None:
         props = {f: getattr(applied, f) for f in FIELDS}
         props["applied_by"] = self.owner
-        self._query(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
+        self._fenced_write(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
 
     def set_checksum(self, version: str, checksum: str) -> None:
-        self._query(f"MATCH (m:{HISTORY} {{version: $v}}) SET m.checksum = $c", v=version, c=checksum)
+        self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) SET m.checksum = $c", v=version, c=checksum)
 
     def forget(self, version: str) -> None:
-        self._query(f"MATCH (m:{HISTORY} {{version: $v}}) DELETE m", v=version)
+        self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) DELETE m", v=version)
 
 
 def _native(value):

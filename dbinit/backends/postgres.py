@@ -5,7 +5,7 @@ import hashlib
 
 import psycopg
 from psycopg import sql as pgsql
-from ..errors import AuthRefused, ConfigError, MigrationFailed, NotReady
+from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, MigrationFailed, NotReady
 from ..files import Migration, Statement
 from ..plan import Applied
 from ..settings import PostgresSettings
@@ -46,7 +46,6 @@ class PostgresBackend(Backend):
         self.settings = settings
         self.owner = owner_id()
         self.conn: psycopg.Connection | None = None
-        self._lock_conn: psycopg.Connection | None = None
         self._lock_key: int | None = None
 
     def _open(self, timeout: float) -> psycopg.Connection:
@@ -69,23 +68,34 @@ class PostgresBackend(Backend):
         self.conn = conn
 
     def close(self) -> None:
-        for conn in (self.conn, self._lock_conn):
-            if conn is not None:
-                conn.close()
-        self.conn = self._lock_conn = None
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
 
-    # Locking: a session advisory lock on a connection of its own, keyed by database + schema +
-    # table so that two applications sharing a server do not block each other.
+    def translate(self, error: Exception) -> DbinitError | None:
+        if isinstance(error, psycopg.OperationalError) and (self.conn is None or self.conn.broken or self.conn.closed):
+            return ConnectionLost(self.name, _reason(error))
+        if isinstance(error, psycopg.Error):
+            return DbinitError(f"postgres: the server refused dbinit's own statement: {_describe(error)}")
+        return None
+
+    # Locking: a session advisory lock on the very session that runs the migrations, keyed by
+    # database + schema + table so that two applications sharing a server do not block each other.
+    # The lock is free only when that session ends, which is when its work has stopped: a killed
+    # runner's migration is not still running on a second connection while another runner starts.
     def try_lock(self) -> bool:
-        if self._lock_conn is None:
-            self._lock_conn = self._open(10)
-            db, schema = self._lock_conn.execute("SELECT current_database(), current_schema()").fetchone()
+        if self._lock_key is None:
+            db, schema = self.conn.execute("SELECT current_database(), current_schema()").fetchone()
             digest = hashlib.sha256(f"{db}.{schema}.{TABLE}".encode()).digest()
             self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
-        return self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()[0]
+            if self.conn.info.server_version >= 140000:
+                # The server abandons (rolls back) a vanished runner's migration within a second,
+                # instead of running it to its end before the session, and the lock, are freed.
+                self.conn.execute("SET client_connection_check_interval = 1000")
+        return self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()[0]
 
     def lock_holder(self) -> str:
-        row = self._lock_conn.execute(
+        row = self.conn.execute(
             """SELECT a.application_name, a.client_addr, a.pid, now() - a.backend_start
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND l.granted
@@ -98,8 +108,10 @@ class PostgresBackend(Backend):
         return f"{app or 'an unnamed session'} (pid {pid}{f', from {addr}' if addr else ''}, connected {int(age.total_seconds())} s)"
 
     def unlock(self) -> None:
-        if self._lock_conn is not None and not self._lock_conn.closed:
-            self._lock_conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+        if self.conn is not None and not self.conn.closed:
+            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.conn.rollback()  # an interrupted migration: its transaction goes first
+            self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
 
     def history(self) -> list[Applied]:
         if self.conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()[0] is None:
@@ -139,6 +151,9 @@ class PostgresBackend(Backend):
         try:
             return self.conn.execute("".join(parts))
         except psycopg.Error as e:
+            if self.conn.broken or self.conn.closed:
+                raise ConnectionLost(self.name, _reason(e), migration.path,
+                                     "a transaction cut off before its COMMIT was rolled back") from None
             if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.conn.execute("ROLLBACK")
             at = int(e.diag.statement_position or 0) - 1
@@ -166,6 +181,9 @@ class PostgresBackend(Backend):
             try:
                 self.conn.execute(stmt.text)
             except psycopg.Error as e:
+                if self.conn.broken or self.conn.closed:
+                    raise ConnectionLost(self.name, _reason(e), migration.path,
+                                         f"{len(done)} statement(s) of this no-transaction file had run") from None
                 raise self._failure(migration, stmt, e, done, False, e.diag.statement_position and
                                     int(e.diag.statement_position) - 1) from None
             done.append(stmt)
@@ -222,6 +240,12 @@ class PostgresBackend(Backend):
 
     def forget(self, version: str) -> None:
         self.conn.execute(f"DELETE FROM {TABLE} WHERE version = %s", (version,))
+
+
+def _reason(e: psycopg.Error) -> str:
+    """The server's or libpq's last words on a dead connection."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _describe(e: psycopg.Error) -> str:

@@ -12,16 +12,18 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..errors import AuthRefused, ConfigError, MigrationFailed, NotReady
+from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, LockLost, MigrationFailed, NotReady
 from ..files import Migration
 from ..plan import Applied
 from ..redis_commands import Command, parse
 from ..settings import RedisSettings
-from .base import LEASE_S, Backend, owner_id
+from .base import Backend, owner_id
 
-# Compare-and-set scripts: only the owner renews or releases its lock.
+# Compare-and-set scripts: only the owner renews or releases its lock, or writes history under it.
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+_FENCED = ("if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end "
+           "return redis.call(ARGV[2], KEYS[2], unpack(ARGV, 3))")
 _NO_KEYS = ("no key arguments", "has no key")
 
 
@@ -68,11 +70,47 @@ class RedisBackend(Backend):
             self.client.close()
             self.client = None
 
+    def translate(self, error: Exception) -> DbinitError | None:
+        if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+            return ConnectionLost(self.name, str(error) or type(error).__name__)
+        if isinstance(error, redis.RedisError):
+            return DbinitError(f"redis: the server refused dbinit's own command: {error}")
+        return None
+
     def try_lock(self) -> bool:
-        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=int(LEASE_S * 1000)))
+        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=int(self.lease_s * 1000)))
 
     def renew_lock(self) -> bool:
-        return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, int(LEASE_S * 1000)))
+        return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, int(self.lease_s * 1000)))
+
+    def holds_lock(self) -> bool:
+        return self.client.get(self.lock_key) == self.owner.encode()
+
+    def _lost(self) -> LockLost:
+        return LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
+                        f"{self._holder_or_unknown()}")
+
+    def _fenced_write(self, command: str, key: str, *args) -> None:
+        """One write that the server makes only while this runner holds the lock."""
+        if self.client.eval(_FENCED, 2, self.lock_key, key, self.owner, command, *args) == -1:
+            raise self._lost()
+
+    def _fenced_transaction(self, queue) -> list:
+        """`queue(pipe)`'s commands in one MULTI/EXEC that runs only while this runner holds the lock:
+        WATCH the lock key, check its owner, and EXEC aborts if the key changed in between (taken,
+        expired, or renewed by our own lease thread: then check again)."""
+        for _ in range(10):
+            with self._pipeline(transaction=True) as pipe:
+                pipe.watch(self.lock_key)
+                if pipe.get(self.lock_key) != self.owner.encode():
+                    raise self._lost()
+                pipe.multi()
+                queue(pipe)
+                try:
+                    return pipe.execute(raise_on_error=False)
+                except redis.WatchError:
+                    continue
+        raise self._lost()
 
     def lock_holder(self) -> str:
         holder, ttl = self.client.get(self.lock_key), self.client.pttl(self.lock_key)
@@ -106,25 +144,31 @@ class RedisBackend(Backend):
     def apply(self, migration: Migration) -> Applied:
         start = time.perf_counter()
         commands = parse(migration)
-        saved = self._save(self._keys(migration, commands))
-        applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                          datetime.now(timezone.utc), 0, True, self.owner)
-        pipe = self._pipeline(transaction=True)
-        for c in commands:
-            pipe.execute_command(*c.args)
-        pipe.hset(self.history_key, migration.version, _encode(applied))
         try:
-            replies = pipe.execute(raise_on_error=False)
-        except redis.ResponseError as e:  # EXECABORT: a command was refused when queued; nothing ran
-            raise MigrationFailed(self.name, migration.path, f"{e}; nothing of this file ran") from None
-        failed = [(c, r) for c, r in zip(commands, replies) if isinstance(r, Exception)]
-        if failed:
-            self._restore(saved, migration.version)
-            c, reply = failed[0]
-            raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
-                                  f"touched were restored and it was not recorded", c.line)
-        applied = replace(applied, execution_ms=round((time.perf_counter() - start) * 1000))
-        self.client.hset(self.history_key, migration.version, _encode(applied))  # with the real execution time
+            saved = self._save(self._keys(migration, commands))
+            applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
+                              datetime.now(timezone.utc), 0, True, self.owner)
+
+            def queue(pipe) -> None:
+                for c in commands:
+                    pipe.execute_command(*c.args)
+                pipe.hset(self.history_key, migration.version, _encode(applied))
+
+            try:
+                replies = self._fenced_transaction(queue)
+            except redis.ResponseError as e:  # EXECABORT: a command was refused when queued; nothing ran
+                raise MigrationFailed(self.name, migration.path, f"{e}; nothing of this file ran") from None
+            failed = [(c, r) for c, r in zip(commands, replies) if isinstance(r, Exception)]
+            if failed:
+                c, reply = failed[0]
+                self._restore(saved, migration, f"{c.name} failed at line {c.line}: {reply}")
+                raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
+                                      f"touched were restored and it was not recorded", c.line)
+            applied = replace(applied, execution_ms=round((time.perf_counter() - start) * 1000))
+            self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))  # the real time
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            # MULTI/EXEC ran whole or not at all, with its history entry: the history tells which.
+            raise ConnectionLost(self.name, str(e), migration.path) from None
         return applied
 
     def _pipeline(self, transaction: bool):
@@ -143,25 +187,30 @@ class RedisBackend(Backend):
         replies = pipe.execute()
         return [(k, replies[2 * i], max(0, replies[2 * i + 1])) for i, k in enumerate(keys)]
 
-    def _restore(self, saved: list[tuple[bytes, bytes | None, int]], version: str) -> None:
-        pipe = self.client.pipeline(transaction=True)
-        for key, dump, ttl in saved:
-            if dump is None:
-                pipe.delete(key)
-            else:
-                pipe.restore(key, ttl, dump, replace=True)
-        pipe.hdel(self.history_key, version)
-        pipe.execute()
+    def _restore(self, saved: list[tuple[bytes, bytes | None, int]], migration: Migration, why: str) -> None:
+        def queue(pipe) -> None:
+            for key, dump, ttl in saved:
+                if dump is None:
+                    pipe.delete(key)
+                else:
+                    pipe.restore(key, ttl, dump, replace=True)
+            pipe.hdel(self.history_key, migration.version)
+
+        try:
+            self._fenced_transaction(queue)
+        except LockLost as e:  # the one case where a failed file stays: say so, loudly and exactly
+            raise LockLost(self.name, f"{migration.path}: {why}; its keys could NOT be restored and it stays "
+                           f"recorded as applied in {self.history_key}, because {e}") from None
 
     def record(self, applied: Applied) -> None:
-        self.client.hset(self.history_key, applied.version, _encode(replace(applied, applied_by=self.owner)))
+        self._fenced_write("HSET", self.history_key, applied.version, _encode(replace(applied, applied_by=self.owner)))
 
     def set_checksum(self, version: str, checksum: str) -> None:
         applied = _decode(version, self.client.hget(self.history_key, version))
-        self.client.hset(self.history_key, version, _encode(replace(applied, checksum=checksum)))
+        self._fenced_write("HSET", self.history_key, version, _encode(replace(applied, checksum=checksum)))
 
     def forget(self, version: str) -> None:
-        self.client.hdel(self.history_key, version)
+        self._fenced_write("HDEL", self.history_key, version)
 
 
 def _encode(applied: Applied) -> str:

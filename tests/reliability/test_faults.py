@@ -1,0 +1,176 @@
+"""Exactly once under racing, killed, paused and interrupted runners and databases that go away,
+on all three real databases. Every test ends with the same invariant (fleet.assert_consistent)."""
+import random
+import signal
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import run_dbinit
+from fleet import SOAK, Fleet, finish, wait_for_line
+
+
+@pytest.fixture
+def fleet(migrations, pg, neo4j_db, redis_db):
+    return Fleet(migrations, pg, neo4j_db, redis_db)
+
+
+def test_ten_runners_started_together_apply_fifty_migrations_per_database_exactly_once(fleet):
+    fleet.write(50)
+    runners = [fleet.start() for _ in range(10 * SOAK)]
+    results = [finish(p) for p in runners]
+    assert [code for code, _ in results] == [0] * len(runners), [err[-2000:] for code, err in results if code]
+    assert fleet.assert_consistent(complete=True) == {"postgres": 50, "neo4j": 50, "redis": 50}
+    assert sum(err.count(" applied ") for _, err in results) == 150  # each file logged once, by one runner
+
+
+def test_runners_killed_at_random_moments_leave_no_duplicate_and_no_gap_and_a_fresh_run_converges(fleet):
+    fleet.write(40, pg_sleep=0.02)
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    progress = []
+    for _ in range(20 * SOAK):
+        runner = fleet.start()
+        time.sleep(rng.uniform(0.2, 4.0))
+        runner.kill()
+        runner.wait()
+        progress.append(fleet.assert_consistent())  # holds at whatever moment the kill came
+    code, err = finish(fleet.start())
+    assert code == 0, f"seed {seed}: {err[-3000:]}"
+    assert fleet.assert_consistent(complete=True)
+    assert any(0 < sum(p.values()) < 120 for p in progress), f"seed {seed}: no kill landed mid-run: {progress}"
+
+
+@pytest.mark.parametrize("db", ["neo4j", "redis"])
+def test_a_runner_paused_past_its_lease_writes_nothing_more_and_exits_75(db, migrations, request):
+    server = request.getfixturevalue({"neo4j": "neo4j_db", "redis": "redis_db"}[db])
+    fleet = Fleet(migrations, **{db: server})
+    fleet.write(60 if db == "neo4j" else 1500)
+    paused = fleet.start()
+    wait_for_line(paused, "applied ")
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        before = fleet.assert_consistent()[db]
+        time.sleep(float(fleet.env["DBINIT_LOCK_LEASE"]) + 1)  # the lease runs out
+        other = run_dbinit("migrate", "--migrations", str(migrations.path), timeout=300, **fleet.env)
+        assert other.returncode == 0, other.stderr
+        assert fleet.assert_consistent(complete=True)
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    code, err = finish(paused, 60)
+    assert code == 75, err
+    assert "the migration lock was lost" in err
+    assert fleet.assert_consistent(complete=True)  # the resumed runner wrote nothing more
+    assert 0 < before < fleet.count
+
+
+def test_a_paused_postgres_holder_keeps_its_lock_and_others_give_up_naming_it(migrations, pg):
+    """Postgres' lock dies with its session, not with a lease: a paused holder still holds it,
+    so no other runner may start; once resumed, the holder finishes."""
+    fleet = Fleet(migrations, postgres=pg)
+    fleet.write(30, pg_sleep=0.05)
+    paused = fleet.start()
+    wait_for_line(paused, "applied ")
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        other = run_dbinit("migrate", "--migrations", str(migrations.path), **{**fleet.env, "DBINIT_LOCK_TIMEOUT": "2"})
+        assert other.returncode == 75, other.stderr
+        assert "held by dbinit " in other.stderr
+        fleet.assert_consistent()
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    assert finish(paused, 60)[0] == 0
+    assert fleet.assert_consistent(complete=True)
+
+
+# (file, text that runs for a minute after leaving mark 2, the same file made quick)
+LONG = {
+    "postgres": ("V002-long-up.sql", "INSERT INTO marks VALUES (2);\nSELECT pg_sleep(60);\n",
+                 "INSERT INTO marks VALUES (2);\n"),
+    "neo4j": ("2025-01-01-002-long.cypher", "CREATE (:Mark {n: 2});\nUNWIND range(1, 30000) AS a "
+              "UNWIND range(1, 30000) AS b WITH a, b WHERE a * b = -1 CREATE (:Never);\n", "CREATE (:Mark {n: 2});\n"),
+}
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("db", ["postgres", "neo4j"])
+def test_a_signal_mid_migration_rolls_it_back_and_releases_the_lock_at_once(db, sig, code, migrations, request):
+    server = request.getfixturevalue({"postgres": "pg", "neo4j": "neo4j_db"}[db])
+    fleet = Fleet(migrations, **{db: server})
+    fleet.write(1)
+    name, slow, quick = LONG[db]
+    migrations.write(name, slow)
+    runner = fleet.start()
+    wait_for_line(runner, "applied ")
+    time.sleep(1.5)  # inside the long statement
+    stopped = time.monotonic()
+    runner.send_signal(sig)
+    code_seen, err = finish(runner, 10)
+    assert code_seen == code, err
+    assert "rolled back" in err and "locks released" in err
+    assert fleet.assert_consistent() == {db: 1}  # mark 2 was rolled back with its migration
+    # The lock is free at once: a runner with no patience for a lock gets it.
+    migrations.write(name, quick)
+    fleet.count = 2
+    again = run_dbinit("migrate", "--migrations", str(migrations.path), **{**fleet.env, "DBINIT_LOCK_TIMEOUT": "0.5"})
+    assert again.returncode == 0, again.stderr
+    assert time.monotonic() - stopped < 15
+    assert fleet.assert_consistent(complete=True)
+
+
+def test_redis_sigterm_between_files_keeps_each_file_whole(migrations, redis_db):
+    fleet = Fleet(migrations, redis=redis_db)
+    fleet.write(1500)
+    runner = fleet.start()
+    wait_for_line(runner, "applied ")
+    runner.send_signal(signal.SIGTERM)
+    assert finish(runner, 10)[0] == 143
+    assert not redis_db.client().exists("dbinit:lock")
+    assert 0 < fleet.assert_consistent()["redis"] < 1500
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **fleet.env).returncode == 0
+    assert fleet.assert_consistent(complete=True)
+
+
+@pytest.mark.parametrize("db", ["postgres", "redis", "neo4j"])
+def test_a_database_restarted_mid_run_is_named_with_the_file_and_reason_and_a_later_run_converges(db, migrations,
+                                                                                                  make_server):
+    if db == "redis":  # a Redis that keeps its data over a restart, as a production one does
+        server = make_server("redis", extra=["--appendonly", "yes", "--appendfsync", "always"]).start()
+    else:
+        server = make_server(db).start()
+    target = server
+    if db == "postgres":
+        server.psql("CREATE DATABASE app")
+        target = SimpleNamespace(url=server.url(dbname="app"), sql=lambda q: server.psql(q, dbname="app"))
+    fleet = Fleet(migrations, **{db: target})
+    fleet.write({"postgres": 60, "redis": 3000, "neo4j": 60}[db], pg_sleep=0.05)
+    runner = fleet.start()
+    wait_for_line(runner, "applied ")
+    server.restart()
+    code, err = finish(runner, 60)
+    assert code == 69, err
+    last = err.strip().splitlines()[-1]
+    assert f"ERROR {db}: {db}: the connection was lost" in last, err
+    if "while running" in last:
+        assert ("-mark-up.sql" if db == "postgres" else "-mark.cypher" if db == "neo4j" else "-mark.redis") in last
+    assert "Traceback" not in err and "OperationalError" not in err
+    fleet.assert_consistent()
+    code, err = finish(fleet.start())
+    assert code == 0, err
+    assert fleet.assert_consistent(complete=True)
+
+
+def test_a_redis_still_loading_its_data_is_waited_for_before_migrating(migrations, make_server):
+    rd = make_server("redis", extra=["--enable-debug-command", "local"]).start()
+    rd.client().execute_command("DEBUG", "POPULATE", "100000")
+    rd.client().save()
+    rd.stop()
+    rd.extra += ["--key-load-delay", "40", "--loading-process-events-interval-bytes", "1024"]
+    rd.start(wait=False)
+    time.sleep(0.3)
+    fleet = Fleet(migrations, redis=rd)
+    fleet.write(3)
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), **fleet.env)
+    assert result.returncode == 0, result.stderr
+    assert fleet.assert_consistent(complete=True)

@@ -1,0 +1,97 @@
+"""The planner in process, no servers: files × history → states, the refusals of Plan.check,
+version order and new file names. Milliseconds each."""
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from dbinit import files
+from dbinit.errors import InvalidMigrations, MigrationFailed
+from dbinit.files import Catalog, Migration
+from dbinit.plan import Applied, reconcile
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def mig(db: str, label: str, checksum: str = "c") -> Migration:
+    version = files.normalise_version(db, label)
+    return Migration(db, version, label, "step", Path(f"{label}-step"), "", checksum)
+
+
+def applied(db: str, label: str, checksum: str = "c", success: bool = True) -> Applied:
+    return Applied(files.normalise_version(db, label), "step", f"{label}-step", checksum, NOW, 1, success)
+
+
+@pytest.mark.parametrize("on_disk, history, expected", [
+    (["V1", "V2"], [], {"V1": "Pending", "V2": "Pending"}),
+    (["V1", "V2"], [("V1", "c")], {"V1": "Applied", "V2": "Pending"}),
+    (["V1"], [("V1", "other")], {"V1": "Changed"}),
+    ([], [("V1", "c")], {"V1": "Missing"}),
+    (["V1"], [("V1", "c", False)], {"V1": "Failed"}),
+    ([], [("V1", "c", False)], {"V1": "Failed"}),  # failed and since deleted: still failed, repair clears it
+    (["V1", "V3"], [("V1", "c"), ("V2", "c")], {"V1": "Applied", "V2": "Missing", "V3": "Pending"}),
+])
+def test_each_version_gets_the_state_of_its_file_and_history(on_disk, history, expected):
+    plan = reconcile("postgres", [mig("postgres", v) for v in on_disk], [applied("postgres", *h) for h in history])
+    assert {e.label: e.state for e in plan.entries} == expected
+
+
+def test_entries_are_in_version_order_whatever_the_history_order():
+    plan = reconcile("postgres", [mig("postgres", v) for v in ("V10", "V9", "V100")],
+                     [applied("postgres", "V100"), applied("postgres", "V9")])
+    assert [e.label for e in plan.entries] == ["V9", "V10", "V100"]
+    assert [m.label for m in plan.pending] == ["V10"]
+
+
+def test_a_pending_version_below_the_newest_applied_is_out_of_order():
+    plan = reconcile("redis", [mig("redis", v) for v in ("V1", "V2", "V3")], [applied("redis", "V2")])
+    assert [e.label for e in plan.out_of_order] == ["V1"]
+    with pytest.raises(InvalidMigrations, match="V1 is pending but older than the newest applied redis migration"):
+        plan.check(allow_out_of_order=False)
+    plan.check(allow_out_of_order=True)
+
+
+def test_check_refuses_a_changed_file_naming_it_even_when_out_of_order_is_allowed():
+    plan = reconcile("postgres", [mig("postgres", "V1", "new")], [applied("postgres", "V1", "old")])
+    with pytest.raises(InvalidMigrations) as e:
+        plan.check(allow_out_of_order=True)
+    assert e.value.problems[0].path == Path("V1-step") and "changed after it was applied" in str(e.value)
+
+
+def test_check_stops_on_a_failed_mark_until_repair():
+    plan = reconcile("postgres", [mig("postgres", "V1")], [applied("postgres", "V1", success=False)])
+    with pytest.raises(MigrationFailed, match="dbinit repair"):
+        plan.check(allow_out_of_order=False)
+
+
+def test_the_baseline_script_is_pending_only_on_a_database_without_history():
+    init = Migration("postgres", files.INIT_VERSION, "init", "baseline script", Path("init.sql"), "", "i")
+    fresh = reconcile("postgres", [mig("postgres", "V1")], [], init)
+    assert [e.label for e in fresh.entries] == ["init", "V1"] and len(fresh.pending) == 2
+    adopted = reconcile("postgres", [mig("postgres", "V1")], [applied("postgres", "V1")], init)
+    assert [e.label for e in adopted.entries] == ["V1"] and adopted.pending == []
+
+
+@pytest.mark.parametrize("db, labels", [
+    ("postgres", ["V1", "V2", "V9", "V10", "V100"]),
+    ("redis", ["V0", "V01", "V3", "V20"]),
+    ("neo4j", ["2024-12-31-001", "2024-12-31-002", "2024-12-31-010", "2025-01-01-001", "2025-10-01-001"]),
+])
+def test_versions_order_numerically_and_by_date(db, labels):
+    keys = [files.version_key(db, files.normalise_version(db, label)) for label in labels]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert files.version_key(db, files.INIT_VERSION) < keys[0]
+
+
+def test_new_file_names_take_the_next_number_keeping_the_width():
+    catalog = Catalog({"postgres": [mig("postgres", "V007"), mig("postgres", "V012")], "neo4j": [
+        mig("neo4j", "2026-11-26-002")], "redis": []}, {})
+    day = date(2026, 11, 26)
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "postgres", "Add Users!", day)] == [
+        "V013-add-users-up.sql", "V013-add-users-down.sql"]
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", day)] == ["2026-11-26-003-index.cypher"]
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", date(2026, 11, 27))] == [
+        "2026-11-27-001-index.cypher"]
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "redis", "keys", day)] == ["V001-keys.redis"]
+    with pytest.raises(ValueError, match="at least one letter"):
+        files.new_paths(Path("m"), catalog, "redis", "!!!", day)
