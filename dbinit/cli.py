@@ -23,8 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--postgres-url", help="PostgreSQL URL (POSTGRES_URL)")
     common.add_argument("--neo4j-uri", help="Neo4j URI (NEO4J_URI)")
     common.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
-    common.add_argument("--wait-timeout", type=float, help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
-    common.add_argument("--lock-timeout", type=float, help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
+    common.add_argument("--wait-timeout", metavar="SECONDS", help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
+    common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
     common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
 
     parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")

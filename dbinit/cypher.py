@@ -18,6 +18,9 @@ _CREATE_SCHEMA = re.compile(r"CREATE\s+(\w+\s+)?(INDEX|CONSTRAINT)\b", re.IGNORE
 _IF_NOT_EXISTS = re.compile(r"\bIF\s+NOT\s+EXISTS\b", re.IGNORECASE)
 _IN_TRANSACTIONS = re.compile(r"\bIN\s+(\d+\s+)?(CONCURRENT\s+)?TRANSACTIONS\b|\bUSING\s+PERIODIC\s+COMMIT\b", re.IGNORECASE)
 _SHOW = re.compile(r"SHOW\b", re.IGNORECASE)
+# What may remove dbinit's own nodes or constraints: deletes, label removal, drops, and any
+# procedure (apoc.schema.assert drops every constraint, apoc.periodic.* deletes in batches).
+_MAY_DELETE = re.compile(r"\b(DELETE|REMOVE|DROP)\b|\bCALL\s+[A-Za-z_]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ class CypherStatement(Statement):
         if _SHOW.match(self.code):
             return "read"
         return "data"
+
+    @property
+    def may_delete(self) -> bool:
+        return bool(_MAY_DELETE.search(self.code))
 
 
 def split(text: str, path=None) -> list[CypherStatement]:

@@ -14,6 +14,8 @@ DATABASES = ("postgres", "neo4j", "redis")
 EXTENSIONS = {".sql": "postgres", ".cypher": "neo4j", ".redis": "redis"}
 INIT_SCRIPTS = {"postgres": "postgres-init.sql", "neo4j": "neo4j-init.cypher"}
 INIT_VERSION = "init"
+# NUL and the other C0 control characters but tab, line feed, form feed and carriage return.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 
 _DESC = r"(?P<desc>[\w.]+(?:-[\w.]+)*)"
 _PG = re.compile(rf"V(?P<num>\d+)-{_DESC}-(?P<dir>up|down)\.sql")
@@ -85,6 +87,10 @@ def read_text(path: Path) -> tuple[str, str]:
     except OSError as e:
         raise InvalidMigrations([Problem(path, f"cannot be read: {e.strerror}")]) from e
     raw = raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")
+    if binary := _BINARY.search(raw):
+        line = raw.count(b"\n", 0, binary.start()) + 1
+        raise InvalidMigrations([Problem(path, f"holds binary content (byte 0x{binary[0][0]:02x}, a control "
+                                         "character no text file has); migration files are text", line)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -195,7 +201,7 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
         raise InvalidMigrations([Problem(directory, "migrations directory does not exist (set DBINIT_MIGRATIONS)")])
     problems: list[Problem] = []
     ups: dict[str, dict[str, Migration]] = {db: {} for db in DATABASES}
-    downs: dict[tuple[str, str], Path] = {}
+    downs: dict[tuple[str, str], tuple[Path, str]] = {}
     try:
         candidates = _candidates(directory)
     except InvalidMigrations as e:
@@ -210,18 +216,21 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
             continue
         if direction == "down":
             if (db, version) in downs:
-                problems.append(Problem(path, f"duplicate down version {label}: also {downs[db, version].name}"))
-            downs[db, version] = path
+                problems.append(Problem(path, f"duplicate down version {label}: also {downs[db, version][0].name}"))
+            downs[db, version] = (path, description)
             continue
         if version in ups[db]:
             other = ups[db][version].path
             problems.append(Problem(path, f"duplicate version {label}: also {other.relative_to(directory)}; give one of them the next free number"))
             continue
         ups[db][version] = Migration(db, version, label, description, path, text, checksum)
-    for (db, version), path in downs.items():
+    for (db, version), (path, description) in downs.items():
         up = ups[db].get(version)
         if up is None:
             problems.append(Problem(path, f"down file without its up file (expected {path.name[:-len('-down.sql')]}-up.sql)"))
+        elif description != up.description:
+            problems.append(Problem(path, f"down file without its up file: {up.label} is {up.path.name}; name the "
+                                    f"down file {up.label}-{up.description}-down.sql"))
         else:
             ups[db][version] = Migration(up.db, up.version, up.label, up.description, up.path, up.text, up.checksum, path)
     init: dict[str, Migration] = {}

@@ -117,6 +117,9 @@ class Runner:
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
             # Every pending file parses before the first one runs; down files are not run here.
             content.check([m for _, plan in plans for m in plan.pending], downs=False)
+            for backend, plan in plans:
+                if plan.pending:
+                    backend.precheck(plan.pending)
             if dry_run:
                 for _, plan in plans:
                     for m in plan.pending:

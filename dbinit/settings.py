@@ -1,20 +1,23 @@
 """Immutable settings from the environment, *_FILE secrets and flags. Errors name the variable, never its value."""
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from . import log
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 
 @dataclass(frozen=True)
 class PostgresSettings:
     conninfo: str  # URL or key=value string; empty means libpq's PG* variables
     password: str | None  # fills in a conninfo that has none
+    schema: str = "dbinit"  # where the history table lives, apart from the application's schemas
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -100,16 +103,23 @@ class _Env:
         log.add_secret(value)
         return value
 
-    def number(self, name: str, default: float) -> float:
-        raw = self.get(name)
+    def seconds(self, name: str, default: float, flag: tuple[str, str | None] = ("", None),
+                positive: bool = False) -> float:
+        """A duration from a (flag name, value), else the variable, else the default: a finite
+        number, not negative (`positive`: above zero)."""
+        raw = flag[1] if flag[1] is not None else self.get(name)
         if raw is None:
             return default
+        error = UsageError if flag[1] is not None else ConfigError  # a bad flag is a bad command line
+        if flag[1] is not None:
+            name = flag[0]
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
-        if value < 0:
-            raise ConfigError(f"{name} must not be negative")
+            raise error(f"{name} must be a number of seconds, not {raw!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise error(f"{name} must be a {'positive' if positive else 'non-negative'} number of seconds, "
+                        f"not {raw!r}")
         return value
 
     def flag(self, name: str) -> bool:
@@ -126,22 +136,86 @@ def _url_password(url: str) -> str | None:
         return None
 
 
+def _port(variable: str, text: str | None) -> None:
+    if text is not None and not (text.isdigit() and 0 < int(text) < 65536):
+        raise ConfigError(f"{variable}: the port must be a number from 1 to 65535, not {text!r}")
+
+
+def _split_url(variable: str, url: str, schemes: tuple[str, ...], example: str):
+    """urlsplit, with the scheme, host and port checked; every problem names the variable."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in schemes:
+        hint = " (dbinit speaks Bolt, not HTTP)" if variable == "NEO4J_URI" and scheme in ("http", "https") else ""
+        raise ConfigError(f"{variable} must start with {', '.join(s + '://' for s in schemes)}; "
+                          f"{f'not {scheme}://' if scheme else 'it has no scheme'}{hint}, e.g. {example}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        _port(variable, url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2].rpartition(":")[2] or "none")
+        raise ConfigError(f"{variable} is not a valid URL, e.g. {example}") from None
+    if scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{variable} names no host, e.g. {example}")
+    if parts.port is not None:
+        _port(variable, str(parts.port))
+    return parts
+
+
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _check_conninfo(variable: str, conninfo: str, env: "_Env") -> None:
+    """A PostgreSQL URL or key=value string, parsed by libpq itself, then its host, port and sslmode."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    if "://" in conninfo.split("=", 1)[0] and not conninfo.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{variable} must start with postgresql:// (or be key=value pairs), "
+                          f"not {conninfo.split('://', 1)[0]}://")
+    try:
+        params = conninfo_to_dict(conninfo)
+    except ProgrammingError as e:
+        raise ConfigError(f"{variable} is not a valid PostgreSQL URL or connection string: "
+                          f"{str(e).strip().splitlines()[-1]}") from None
+    if not params.get("host") and not params.get("hostaddr") and not env.get("PGHOST"):
+        raise ConfigError(f"{variable} names no host, e.g. postgresql://app@db:5432/app")
+    for port in str(params.get("port") or "").split(",") if params.get("port") else ():
+        _port(variable, port)
+    sslmode = params.get("sslmode") or env.get("PGSSLMODE")
+    if sslmode is not None and sslmode not in _SSLMODES:
+        raise ConfigError(f"{variable}: sslmode must be one of {', '.join(_SSLMODES)}, not {sslmode!r}")
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_NEO4J_DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,62}")
+
+
 def _postgres(env: _Env, url_flag: str | None) -> PostgresSettings | None:
     password = env.secret("POSTGRES_PASSWORD")
+    schema = env.get("DBINIT_POSTGRES_SCHEMA") or "dbinit"
+    if not _IDENTIFIER.fullmatch(schema):
+        raise ConfigError("DBINIT_POSTGRES_SCHEMA must be a plain identifier (letters, digits, _; at most 63), "
+                          f"not {schema!r}")
+    variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
     if url:
         log.add_secret(_url_password(url))
-        return PostgresSettings(url, password)
+        _check_conninfo(variable, url, env)
+        return PostgresSettings(url, password, schema)
     if host := env.get("POSTGRES_HOST"):
         from psycopg.conninfo import make_conninfo
 
+        _port("POSTGRES_PORT", env.get("POSTGRES_PORT"))
         user = env.get("POSTGRES_USER") or "postgres"
         conninfo = make_conninfo(host=host, port=env.get("POSTGRES_PORT") or "5432", user=user,
                                  dbname=env.get("POSTGRES_DB") or user)
-        return PostgresSettings(conninfo, password)
+        return PostgresSettings(conninfo, password, schema)
     if env.get("PGHOST") or env.get("PGSERVICE"):
         log.add_secret(env.get("PGPASSWORD"))
-        return PostgresSettings("", password)
+        _port("PGPORT", env.get("PGPORT"))
+        if (mode := env.get("PGSSLMODE")) is not None and mode not in _SSLMODES:
+            raise ConfigError(f"PGSSLMODE must be one of {', '.join(_SSLMODES)}, not {mode!r}")
+        return PostgresSettings("", password, schema)
     return None
 
 
@@ -149,6 +223,9 @@ def _neo4j(env: _Env, uri_flag: str | None) -> Neo4jSettings | None:
     uri = uri_flag or env.get("NEO4J_URI")
     if not uri:
         return None
+    log.add_secret(_url_password(uri))
+    _split_url("--neo4j-uri" if uri_flag else "NEO4J_URI", uri,
+               ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"), "bolt://neo4j:7687")
     password = env.secret("NEO4J_PASSWORD")
     auth_text = env.secret("NEO4J_AUTH")
     if password is not None:
@@ -161,16 +238,26 @@ def _neo4j(env: _Env, uri_flag: str | None) -> Neo4jSettings | None:
             raise ConfigError("NEO4J_AUTH must be user/password or none")
         log.add_secret(pw)
         auth = (user, pw)
-    return Neo4jSettings(uri, auth, env.get("NEO4J_DATABASE"))
+    database = env.get("NEO4J_DATABASE")
+    if database is not None and not _NEO4J_DATABASE.fullmatch(database):
+        raise ConfigError("NEO4J_DATABASE must be a Neo4j database name: 3 to 63 characters, a letter first, "
+                          f"then letters, digits, dots or dashes; not {database!r}")
+    return Neo4jSettings(uri, auth, database)
 
 
 def _redis(env: _Env, url_flag: str | None) -> RedisSettings | None:
     url = url_flag or env.get("REDIS_URL")
     if not url:
         return None
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    variable = "--redis-url" if url_flag else "REDIS_URL"
     log.add_secret(_url_password(url))
+    parts = _split_url(variable, url, ("redis", "rediss", "unix"), "redis://redis:6379/0")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError(f"{variable} names no socket path, e.g. unix:///run/redis/redis.sock")
+    number = parse_qs(parts.query).get("db", [parts.path.strip("/") if parts.scheme != "unix" else ""])[0]
+    if number and not number.isdigit():
+        raise ConfigError(f"{variable}: the database number must be a whole number (redis://host:6379/0), "
+                          f"not {number!r}")
     return RedisSettings(url, env.secret("REDIS_PASSWORD"), env.get("DBINIT_REDIS_PREFIX") or "dbinit:")
 
 
@@ -189,10 +276,10 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         redis=_redis(e, flags.get("redis_url")),
         migrations=migrations,
         init=Path(e.get("DBINIT_INIT_DIR") or migrations.absolute().parent / "init"),
-        wait_timeout=flags.get("wait_timeout") if flags.get("wait_timeout") is not None else e.number("DBINIT_WAIT_TIMEOUT", 60),
-        lock_timeout=flags.get("lock_timeout") if flags.get("lock_timeout") is not None else e.number("DBINIT_LOCK_TIMEOUT", 300),
-        lock_lease=e.number("DBINIT_LOCK_LEASE", 10),
-        index_timeout=e.number("DBINIT_INDEX_TIMEOUT", 600),
+        wait_timeout=e.seconds("DBINIT_WAIT_TIMEOUT", 60, ("--wait-timeout", flags.get("wait_timeout"))),
+        lock_timeout=e.seconds("DBINIT_LOCK_TIMEOUT", 300, ("--lock-timeout", flags.get("lock_timeout"))),
+        lock_lease=e.seconds("DBINIT_LOCK_LEASE", 10, positive=True),
+        index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
         log_format=log_format,
         out_of_order=bool(out_of_order),
     )

@@ -10,12 +10,49 @@ from .errors import InvalidMigrations, Problem
 from .files import Migration, Statement, line_of
 
 NO_TRANSACTION = re.compile(r"--\s*dbinit:\s*no-transaction\s*")
+# pg_dump (since 17.6, 16.10, 15.14, 14.19, 13.22) wraps its output in these: they only guard psql
+# against a malicious dump's meta-commands, and dbinit runs no meta-command at all.
+_RESTRICT = re.compile(r"\\(un)?restrict\s+\S+")
+_COPY_FROM_STDIN = re.compile(r"COPY\s.+\sFROM\s+stdin\b.*;", re.IGNORECASE)
+_STDIN = re.compile(r"FROM\s+stdin", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SqlStatement(Statement):
+    copy: str | None = None  # the rows of a COPY … FROM stdin, as pg_dump writes them after it
 
 
 @dataclass(frozen=True)
 class SqlScript:
-    statements: list[Statement]
+    statements: list[SqlStatement]
     transactional: bool
+
+    @property
+    def copies(self) -> bool:
+        return any(s.copy is not None for s in self.statements)
+
+
+def _take_pg_dump_lines(text: str, path) -> tuple[str, list[str]]:
+    """pg_dump's lines that are not SQL: \\restrict and \\unrestrict dropped, the data blocks after
+    COPY … FROM stdin (up to their \\. line) taken out in order. Blank lines keep line numbers."""
+    if "\n\\" not in "\n" + text and not _STDIN.search(text):
+        return text, []
+    lines, copies, i = text.split("\n"), [], 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if _RESTRICT.fullmatch(stripped):
+            lines[i] = ""
+        elif _COPY_FROM_STDIN.fullmatch(stripped):
+            end = i + 1
+            while end < len(lines) and lines[end] != "\\.":
+                end += 1
+            if end == len(lines):
+                raise InvalidMigrations([Problem(path, "COPY … FROM stdin has no \\. line ending its rows", i + 1)])
+            copies.append("".join(line + "\n" for line in lines[i + 1:end]))
+            lines[i + 1:end + 1] = [""] * (end - i)
+            i = end
+        i += 1
+    return "\n".join(lines), copies
 
 
 def _needs_no_transaction(kind: str, node: dict) -> str | None:
@@ -49,7 +86,8 @@ def parse(migration: Migration) -> SqlScript:
     """
     from pglast import parser
 
-    text, path = migration.text, migration.path
+    path = migration.path
+    text, copies = _take_pg_dump_lines(migration.text, path)
     transactional = not NO_TRANSACTION.fullmatch(text.split("\n", 1)[0].strip())
     try:
         tree = json.loads(parser.parse_sql_json(text))
@@ -63,12 +101,18 @@ def parse(migration: Migration) -> SqlScript:
         raise InvalidMigrations([Problem(path, message, line, column)]) from None
 
     data = text.encode()  # the parser's locations are byte offsets
-    statements: list[tuple[str, dict, Statement]] = []
+    statements: list[tuple[str, dict, SqlStatement]] = []
+    rows = iter(copies)
     for raw in tree.get("stmts", ()):
         (kind, node), = raw["stmt"].items()
         start = raw.get("stmt_location", 0)
         end = start + raw["stmt_len"] if raw.get("stmt_len") else len(data)
-        statement = Statement(data[start:end].decode().strip(), data.count(b"\n", 0, start) + 1)
+        stdin = kind == "CopyStmt" and node.get("is_from") and not node.get("filename")
+        statement = SqlStatement(data[start:end].decode().strip(), data.count(b"\n", 0, start) + 1,
+                                 next(rows, None) if stdin else None)
+        if stdin and statement.copy is None:
+            raise InvalidMigrations([Problem(path, "COPY … FROM stdin without its rows; end them with a \\. line "
+                                             "as pg_dump does, or use INSERT", statement.line)])
         statements.append((kind, node, statement))
 
     def tx_kind(entry) -> str | None:

@@ -33,9 +33,9 @@ class PostgresTarget:
         return self.pg.sql(f"SELECT to_regclass('partial{n}') IS NOT NULL") == "t"
 
     def history(self) -> list[str]:
-        if self.pg.sql("SELECT to_regclass('dbinit_schema_history') IS NULL") == "t":
+        if self.pg.sql("SELECT to_regclass('dbinit.dbinit_schema_history') IS NULL") == "t":
             return []
-        return self.pg.sql("SELECT version FROM dbinit_schema_history ORDER BY version").split()
+        return self.pg.sql("SELECT version FROM dbinit.dbinit_schema_history ORDER BY version").split()
 
 
 class Neo4jTarget:

@@ -2,6 +2,8 @@
 import signal
 import time
 
+import pytest
+
 from conftest import run_dbinit, start_dbinit
 
 
@@ -119,3 +121,39 @@ def test_a_live_holder_keeps_its_lock_past_the_lease(neo4j_db, migrations):
     assert waiting.returncode == 75, waiting.stderr
     assert holder.wait(60) == 0
     assert query(neo4j_db, "MATCH (m:__DbinitMigration) RETURN count(m) AS n")[0]["n"] == 1
+
+
+def test_a_syntax_error_in_a_later_pending_file_stops_the_run_before_the_first_file_runs(neo4j_db, migrations):
+    migrations.write("2025-01-01-001-fine.cypher", "CREATE (:First);\n")
+    migrations.write("2025-01-01-002-fine.cypher", "CREATE INDEX first_x IF NOT EXISTS FOR (f:First) ON (f.x);\n")
+    bad = migrations.write("2025-01-01-003-typo.cypher", "MATCH (f:First)\nSET f.y = toIntegr('1');\n")
+    missing = migrations.write("2025-01-01-004-plugin.cypher", "CALL apoc.schema.assert({}, {});\n")
+    result = migrate(neo4j_db, migrations, "migrate")
+    assert result.returncode == 65, result.stderr
+    assert f"{bad.name}:2: Neo.ClientError.Statement.SyntaxError" in result.stderr
+    assert f"{missing.name}:1: Neo.ClientError.Procedure.ProcedureNotFound" in result.stderr
+    assert query(neo4j_db, "MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+    assert not [r for r in query(neo4j_db, "SHOW INDEXES YIELD name") if r["name"] == "first_x"]
+
+
+@pytest.mark.parametrize("reset", [
+    "MATCH (n) DETACH DELETE n;",
+    "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 2 ROWS;",
+    "DROP CONSTRAINT dbinit_migration_version;\nMATCH (n) DETACH DELETE n;",
+], ids=["detach-delete", "in-transactions", "drop-constraint"])
+def test_a_file_that_wipes_the_graph_keeps_dbinits_history_and_lock(neo4j_db, migrations, reset):
+    for n in (1, 2):
+        migrations.write(f"2025-01-01-00{n}-data.cypher", f"CREATE (:Item {{n: {n}}});\n")
+    reset_file = migrations.write("2025-01-01-003-reset.cypher", reset + "\n")
+    migrations.write("2025-01-01-004-after.cypher", "CREATE (:Item {n: 4});\n")
+    first = migrate(neo4j_db, migrations, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert f"{reset_file} deleted dbinit's own nodes; put back 2 history node(s) and the lock node" in first.stderr
+    assert [r["n"] for r in query(neo4j_db, "MATCH (i:Item) RETURN i.n AS n")] == [4]
+    versions = query(neo4j_db, "MATCH (m:__DbinitMigration) RETURN m.version AS v ORDER BY v")
+    assert [r["v"] for r in versions] == [f"2025-01-01-00{n}" for n in (1, 2, 3, 4)]
+    constraints = [r["name"] for r in query(neo4j_db, "SHOW CONSTRAINTS YIELD name")]
+    assert "dbinit_migration_version" in constraints and "dbinit_lock_name" in constraints
+    assert not query(neo4j_db, "MATCH (l:__DbinitLock) RETURN l")  # released at the end as usual
+    second = migrate(neo4j_db, migrations, "migrate")
+    assert second.returncode == 0 and "0 applied, 4 already applied" in second.stderr

@@ -15,7 +15,7 @@ def test_the_repositorys_migrations_apply_with_the_baseline_script_and_then_noth
     first = run_dbinit("migrate", **env)
     assert first.returncode == 0, first.stderr
     assert pg.sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'idx_archived_sessions_tags'") == "1"
-    assert pg.sql("SELECT version FROM dbinit_schema_history ORDER BY applied_at, version").split() == ["init", "1"]
+    assert pg.sql("SELECT version FROM dbinit.dbinit_schema_history ORDER BY applied_at, version").split() == ["init", "1"]
     with neo4j_db.driver() as d:
         indexes = {r["name"]: r["state"] for r in d.execute_query("SHOW INDEXES").records}
     assert indexes["product_rating"] == indexes["feeder_rating"] == "ONLINE"
@@ -30,7 +30,7 @@ def test_history_records_version_description_checksum_time_and_who(pg, migration
     migrations.write("V1-create-t-up.sql", "CREATE TABLE t (id int);")
     assert migrate(pg, migrations, "migrate").returncode == 0
     row = pg.sql("SELECT version, description, script, length(checksum), execution_ms >= 0, success, "
-                 "applied_by <> '' FROM dbinit_schema_history")
+                 "applied_by <> '' FROM dbinit.dbinit_schema_history")
     assert row == "1|create-t|V1-create-t-up.sql|64|t|t|t"
 
 
@@ -68,7 +68,7 @@ def test_a_failed_no_transaction_migration_is_marked_failed_until_repair(pg, mig
     bad.write_text("-- dbinit: no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id);\n")
     assert migrate(pg, migrations, "repair").returncode == 0
     assert migrate(pg, migrations, "migrate").returncode == 0
-    assert pg.sql("SELECT success FROM dbinit_schema_history WHERE version = '2'") == "t"
+    assert pg.sql("SELECT success FROM dbinit.dbinit_schema_history WHERE version = '2'") == "t"
 
 
 def test_down_runs_down_scripts_newest_first_and_removes_their_history_rows(pg, migrations):
@@ -82,7 +82,7 @@ def test_down_runs_down_scripts_newest_first_and_removes_their_history_rows(pg, 
     result = migrate(pg, migrations, "down", "--to", "V1")
     assert result.returncode == 0, result.stderr
     assert pg.sql("SELECT string_agg(t, ',' ORDER BY at) FROM order_log") == "c,b"
-    assert pg.sql("SELECT version FROM dbinit_schema_history") == "1"
+    assert pg.sql("SELECT version FROM dbinit.dbinit_schema_history") == "1"
     assert pg.sql("SELECT to_regclass('a') IS NOT NULL") == "t"
 
 
@@ -93,7 +93,7 @@ def test_down_refuses_when_a_migration_has_no_down_file_and_changes_nothing(pg, 
     assert migrate(pg, migrations, "migrate").returncode == 0
     result = migrate(pg, migrations, "down", "--to", "0")
     assert result.returncode == 65 and "V2 has no down file" in result.stderr
-    assert pg.sql("SELECT count(*) FROM dbinit_schema_history") == "2"
+    assert pg.sql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
 
 
 def test_a_runner_waiting_for_the_lock_names_the_holder_and_gives_up_with_75(pg, migrations):
@@ -133,7 +133,7 @@ def test_sigterm_during_a_migration_rolls_it_back_and_releases_the_lock(pg, migr
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 143
     assert pg.sql("SELECT to_regclass('b') IS NULL") == "t"
-    assert pg.sql("SELECT version FROM dbinit_schema_history") == "1"
+    assert pg.sql("SELECT version FROM dbinit.dbinit_schema_history") == "1"
     assert pg.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == "0"
     migrations.write("V2-slow-up.sql", "CREATE TABLE b (id int);")
     assert migrate(pg, migrations, "migrate").returncode == 0
@@ -153,7 +153,7 @@ def test_baseline_script_runs_only_on_a_database_without_history(pg, migrations,
 def test_a_migration_that_is_only_comments_is_recorded(pg, migrations):
     migrations.write("V1-neo4j-only-up.sql", "-- this release changes only the graph\n")
     assert migrate(pg, migrations, "migrate").returncode == 0
-    assert pg.sql("SELECT version FROM dbinit_schema_history") == "1"
+    assert pg.sql("SELECT version FROM dbinit.dbinit_schema_history") == "1"
 
 
 def test_postgres_sql_that_naive_splitters_break_applies(pg, migrations):

@@ -95,6 +95,10 @@ class Backend(ABC):
     def prepare(self) -> None:
         """Create the history storage when missing (called under the lock, before applying)."""
 
+    def precheck(self, migrations: list[Migration]) -> None:
+        """Checks of pending files by the server that change nothing (Neo4j: EXPLAIN); raises
+        InvalidMigrations. Runs before the first of them is applied."""
+
     @abstractmethod
     def apply(self, migration: Migration) -> Applied:
         """Run a migration and record it, atomically where the database allows. Raises MigrationFailed."""

@@ -12,7 +12,9 @@ import neo4j
 from neo4j.exceptions import (AuthError, ClientError, ConfigurationError, ConstraintError, DriverError, Forbidden,
                               Neo4jError, ServiceUnavailable, SessionExpired, TransientError)
 
-from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, LockLost, MigrationFailed, NotReady
+from .. import log
+from ..errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
+                      NotReady, Problem)
 from ..files import Migration
 from ..plan import Applied
 from ..settings import Neo4jSettings
@@ -28,6 +30,12 @@ _POSITION = re.compile(r"\(line (\d+), column (\d+)")
 # until that transaction has committed or rolled back.
 _FENCE = (f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
           "SET l.expires = timestamp() + $lease")
+# Put back what a user's file deleted (MATCH (n) DETACH DELETE n takes dbinit's nodes with the rest).
+_RESTORE_LOCK = (f"MERGE (l:{LOCK} {{name: 'migrations'}}) ON CREATE SET l.owner = $owner, "
+                 "l.expires = timestamp() + $lease RETURN l.owner = $owner AS ours")
+_RESTORE_HISTORY = f"UNWIND $history AS h MERGE (m:{HISTORY} {{version: h.version}}) ON CREATE SET m = h"
+# EXPLAIN errors that are the file's fault; any other error means EXPLAIN cannot judge the statement.
+_EXPLAIN_FINDS = ("Neo.ClientError.Statement.SyntaxError", "Neo.ClientError.Procedure.ProcedureNotFound")
 
 
 def _caused_by_tls(e: BaseException) -> bool:
@@ -47,7 +55,10 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
         return ConfigError(f"neo4j: {e.message} ({where}); check NEO4J_DATABASE")
     if isinstance(e, (ServiceUnavailable, SessionExpired, TransientError, DriverError, OSError)):
         return NotReady(f"neo4j: {getattr(e, 'message', None) or e}")
-    return e
+    if isinstance(e, ClientError) and "Security" in (e.code or ""):  # e.g. a password that must be changed
+        return AuthRefused(f"neo4j: {e.message} ({where})")
+    return ConfigError(f"neo4j: the server refused the connection settings for {where}: "
+                       f"{getattr(e, 'message', None) or e}")
 
 
 def _unavailable(e: Exception) -> bool:
@@ -84,6 +95,7 @@ class Neo4jBackend(Backend):
         # Every transaction of a migration carries its runner's owner id, so that a runner taking
         # over an expired lock, or this one when interrupted, can stop that work on the server.
         self._meta = {"dbinit": self.owner}
+        self._known: dict[str, dict] = {}  # every history node's properties, to restore what a file deletes
 
     def _session(self):
         return self.driver.session(database=self.settings.database)
@@ -144,6 +156,8 @@ class Neo4jBackend(Backend):
                 with self._session() as s:
                     s.run(neo4j.Query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) WHERE l.expires < timestamp() "
                                       "DELETE l", timeout=5)).consume()
+            elif self._others_at_work():
+                return False
             self._query(f"CREATE (:{LOCK} {{name: 'migrations', owner: $owner, expires: timestamp() + $lease}})",
                         owner=self.owner, lease=self._lease_ms)
         except (ConstraintError, TransientError):
@@ -153,6 +167,14 @@ class Neo4jBackend(Backend):
                 return False
             raise
         return True
+
+    def _others_at_work(self) -> bool:
+        """Another runner's migration is running with no lock node in place: its file deleted the
+        node (a graph reset), and it puts the node back when its statement ends."""
+        rows = self._query("SHOW TRANSACTIONS YIELD metaData, status WHERE metaData.dbinit IS NOT NULL "
+                           "AND metaData.dbinit <> $owner AND NOT status STARTS WITH 'Terminated' "
+                           "RETURN count(*) AS n", owner=self.owner)
+        return rows[0]["n"] > 0
 
     def _terminate(self, owner: str) -> None:
         """Terminate the transactions a runner left on the server (its metadata names it)."""
@@ -193,7 +215,27 @@ class Neo4jBackend(Backend):
 
     def history(self) -> list[Applied]:
         rows = self._query(f"MATCH (m:{HISTORY}) RETURN m")
+        self._known = {r["m"]["version"]: dict(r["m"]) for r in rows}
         return [Applied(**{f: _native(r["m"].get(f)) for f in FIELDS}) for r in rows]
+
+    def precheck(self, migrations: list[Migration]) -> None:
+        """Have the server plan every pending statement (EXPLAIN runs nothing) before the first one
+        runs: a syntax error or a missing procedure in the last file stops the run before the first."""
+        problems: list[Problem] = []
+        with self._session() as session:
+            for m in migrations:
+                for stmt in parse(m):
+                    if stmt.code.upper().startswith(("EXPLAIN", "PROFILE")):
+                        continue
+                    try:
+                        session.run("EXPLAIN " + stmt.text).consume()
+                    except ClientError as e:
+                        if e.code in _EXPLAIN_FINDS:
+                            failure = self._failure(m, stmt, e, [])
+                            problems.append(Problem(m.path, f"{e.code}: {(e.message or '').splitlines()[0]} "
+                                                    "(found by EXPLAIN before anything ran)", failure.line))
+        if problems:
+            raise InvalidMigrations(problems)
 
     def prepare(self) -> None:
         self._ensure_constraints()
@@ -207,6 +249,7 @@ class Neo4jBackend(Backend):
         if record is None:
             raise LockLost(self.name, f"the lease ran out before {migration.script} was recorded (its transaction "
                            f"was rolled back); the lock is now held by {self._holder_or_unknown()}")
+        self._known[migration.version] = dict(record["m"])
         return Applied(**{f: _native(record["m"].get(f)) for f in FIELDS})
 
     def apply(self, migration: Migration) -> Applied:
@@ -234,6 +277,32 @@ class Neo4jBackend(Backend):
                     pass
             raise
 
+    def _restore(self, runner, migration: Migration) -> None:
+        """After statements that may have deleted dbinit's lock node or history nodes: put back what
+        is gone, in `runner` (the deleting transaction itself where Neo4j allows it)."""
+        lock = runner.run(_RESTORE_LOCK, owner=self.owner, lease=self._lease_ms)
+        ours = lock.single()["ours"]
+        lock_made = lock.consume().counters.nodes_created
+        if not ours:
+            raise LockLost(self.name, f"{migration.path} deleted the lock node and another runner took the lock "
+                           f"before it was put back: {self._holder_or_unknown()}")
+        restored = runner.run(_RESTORE_HISTORY, history=list(self._known.values())).consume().counters.nodes_created
+        if restored or lock_made:
+            log.warn(self.name, f"{migration.path} deleted dbinit's own nodes; put back "
+                     f"{restored} history node(s){' and the lock node' if lock_made else ''}")
+
+    def _after_unfenced(self, session, migration: Migration) -> None:
+        """After a schema group or CALL … IN TRANSACTIONS that may have deleted dbinit's nodes or
+        dropped its constraints: recreate the constraints, then restore the nodes in a transaction."""
+        self._constraints_made = False
+        self._ensure_constraints()
+        tx = session.begin_transaction(metadata=self._meta)
+        try:
+            self._restore(tx, migration)
+            tx.commit()
+        finally:
+            tx.close()
+
     def _apply(self, migration: Migration) -> Applied:
         start = time.perf_counter()
         done: list[CypherStatement] = []
@@ -243,15 +312,20 @@ class Neo4jBackend(Backend):
                 last = i == len(batches) - 1
                 if kind != "data":  # schema changes and CALL IN TRANSACTIONS cannot share a fenced transaction
                     self._fence(session)
+                risky = any(stmt.may_delete for stmt in statements)
                 if kind == "auto":
                     with self._stoppable():
                         self._run_auto(session, migration, statements[0], done)
+                    if risky:
+                        self._after_unfenced(session, migration)
                     continue
                 tx = session.begin_transaction(metadata=self._meta)
                 try:
                     with self._stoppable(tx):
                         for stmt in statements:
                             self._run(tx, migration, stmt, done)
+                        if risky and kind != "schema":
+                            self._restore(tx, migration)  # atomically with the deleting statements
                         if last and kind != "schema":  # the record commits with the migration's last writes
                             applied = self._record_query(tx, migration, _ms(start))
                             tx.commit()
@@ -262,6 +336,8 @@ class Neo4jBackend(Backend):
                 finally:
                     tx.close()
                 done.extend(statements)
+                if risky and kind == "schema":
+                    self._after_unfenced(session, migration)
             with self._stoppable():
                 return session.execute_write(neo4j.unit_of_work(metadata=self._meta)(
                     lambda tx: self._record_query(tx, migration, _ms(start))))
@@ -320,6 +396,7 @@ class Neo4jBackend(Backend):
         props = {f: getattr(applied, f) for f in FIELDS}
         props["applied_by"] = self.owner
         self._fenced_write(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
+        self._known[applied.version] = props
 
     def set_checksum(self, version: str, checksum: str) -> None:
         self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) SET m.checksum = $c", v=version, c=checksum)

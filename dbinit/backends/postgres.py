@@ -9,7 +9,7 @@ from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, Migr
 from ..files import Migration, Statement
 from ..plan import Applied
 from ..settings import PostgresSettings
-from ..sql import SqlScript, parse
+from ..sql import SqlScript, SqlStatement, parse
 from .base import Backend, owner_id
 
 TABLE = "dbinit_schema_history"
@@ -47,11 +47,17 @@ class PostgresBackend(Backend):
         self.owner = owner_id()
         self.conn: psycopg.Connection | None = None
         self._lock_key: int | None = None
+        # The history table lives in a schema of its own, so that a migration resetting the
+        # application's schema (DROP SCHEMA public CASCADE) cannot take dbinit's history with it;
+        # every statement of dbinit's names it, whatever search_path a file sets.
+        self.schema = settings.schema
+        self.table = f'"{self.schema}".{TABLE}'
+        self._reset = "RESET ALL"  # after each file: what it SET for the session never reaches the next
 
     def _open(self, timeout: float) -> psycopg.Connection:
         # client_encoding: a legacy SQL_ASCII database would otherwise hand back bytes, not text.
         kwargs = {"connect_timeout": max(2, int(timeout)), "application_name": f"dbinit {self.owner}"[:63],
-                  "autocommit": True, "client_encoding": "utf8"}
+                  "autocommit": True, "client_encoding": "utf8", "prepare_threshold": None}
         if self.settings.password is not None:
             from psycopg.conninfo import conninfo_to_dict
 
@@ -85,13 +91,13 @@ class PostgresBackend(Backend):
     # runner's migration is not still running on a second connection while another runner starts.
     def try_lock(self) -> bool:
         if self._lock_key is None:
-            db, schema = self.conn.execute("SELECT current_database(), current_schema()").fetchone()
-            digest = hashlib.sha256(f"{db}.{schema}.{TABLE}".encode()).digest()
+            digest = hashlib.sha256(f"{self.conn.info.dbname}.{self.schema}.{TABLE}".encode()).digest()
             self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
             if self.conn.info.server_version >= 140000:
                 # The server abandons (rolls back) a vanished runner's migration within a second,
                 # instead of running it to its end before the session, and the lock, are freed.
-                self.conn.execute("SET client_connection_check_interval = 1000")
+                self._reset = "RESET ALL; SET client_connection_check_interval = 1000"
+                self.conn.execute(self._reset)
         return self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()[0]
 
     def lock_holder(self) -> str:
@@ -113,14 +119,26 @@ class PostgresBackend(Backend):
                 self.conn.rollback()  # an interrupted migration: its transaction goes first
             self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
 
+    def _legacy_table(self) -> str | None:
+        """dbinit 0.1 kept its history in the current schema: where it still is, it is read there
+        and moved on the next write."""
+        row = self.conn.execute("SELECT to_regclass(%s)::text, to_regclass(%s)::text",
+                                (self.table, TABLE)).fetchone()
+        return row[1] if row[0] is None and row[1] is not None else None
+
     def history(self) -> list[Applied]:
-        if self.conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()[0] is None:
-            return []
-        rows = self.conn.execute(f"SELECT {COLUMNS} FROM {TABLE}").fetchall()
+        table = self.table
+        if self.conn.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+            if (table := self._legacy_table()) is None:
+                return []
+        rows = self.conn.execute(f"SELECT {COLUMNS} FROM {table}").fetchall()
         return [Applied(*row) for row in rows]
 
     def prepare(self) -> None:
-        self.conn.execute(f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        if (legacy := self._legacy_table()) is not None:
+            self.conn.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
+        self.conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.table} (
             version text PRIMARY KEY,
             description text NOT NULL,
             script text NOT NULL,
@@ -136,7 +154,7 @@ class PostgresBackend(Backend):
                                                           migration.checksum)))
         return pgsql.SQL("INSERT INTO {} ({}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
                          "::int, {}, {}) RETURNING {}").format(
-            pgsql.Identifier(TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(self.owner),
+            pgsql.Identifier(self.schema, TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(self.owner),
             pgsql.SQL(COLUMNS))
 
     def _one_round_trip(self, migration: Migration, script: SqlScript, tail: pgsql.Composable) -> psycopg.Cursor:
@@ -147,7 +165,7 @@ class PostgresBackend(Backend):
             offsets.append(position)
             parts.append(stmt.text + "\n;\n")  # newline first: a trailing -- comment must not swallow the ;
             position += len(stmt.text) + 3
-        parts.append(tail.as_string(self.conn) + ";\nCOMMIT")
+        parts.append(tail.as_string(self.conn) + ";\nCOMMIT;\n" + self._reset)
         try:
             return self.conn.execute("".join(parts))
         except psycopg.Error as e:
@@ -179,7 +197,7 @@ class PostgresBackend(Backend):
         """A no-transaction migration: each statement on its own, as psql would run them."""
         for stmt in script.statements:
             try:
-                self.conn.execute(stmt.text)
+                self._execute(stmt)
             except psycopg.Error as e:
                 if self.conn.broken or self.conn.closed:
                     raise ConnectionLost(self.name, _reason(e), migration.path,
@@ -199,8 +217,37 @@ class PostgresBackend(Backend):
                       "it is marked failed until 'dbinit repair'"
         return MigrationFailed(self.name, migration.path, f"{detail} (statement: {stmt.text.splitlines()[0][:120]})", line)
 
+    def _execute(self, stmt: SqlStatement) -> psycopg.Cursor:
+        """One statement; a COPY … FROM stdin gets its rows through the COPY protocol."""
+        if stmt.copy is None:
+            return self.conn.execute(stmt.text)
+        cursor = self.conn.cursor()
+        with cursor.copy(stmt.text) as copy:
+            copy.write(stmt.copy)
+        return cursor
+
+    def _with_copies(self, migration: Migration, script: SqlScript) -> Applied:
+        """A file with COPY rows (pg_dump's data) cannot go as one simple query: its statements run
+        one by one, still in one transaction with the history row."""
+        stmt = script.statements[0]
+        try:
+            with self.conn.transaction():
+                for stmt in script.statements:
+                    self._execute(stmt)
+                row = self.conn.execute(self._history_row(migration, True)).fetchone()
+        except psycopg.Error as e:
+            if self.conn.broken or self.conn.closed:
+                raise ConnectionLost(self.name, _reason(e), migration.path,
+                                     "a transaction cut off before its COMMIT was rolled back") from None
+            raise self._failure(migration, stmt, e, [], True, e.diag.statement_position and
+                                int(e.diag.statement_position) - 1) from None
+        self.conn.execute(self._reset)
+        return Applied(*row)
+
     def apply(self, migration: Migration) -> Applied:
         script = parse(migration)
+        if script.transactional and script.copies:
+            return self._with_copies(migration, script)
         if script.transactional:
             cursor = self._one_round_trip(migration, script, self._history_row(migration, True))
             row = None
@@ -215,12 +262,14 @@ class PostgresBackend(Backend):
         except MigrationFailed:
             self.conn.execute(self._history_row(migration, False))
             raise
-        return Applied(*self.conn.execute(self._history_row(migration, True)).fetchone())
+        applied = Applied(*self.conn.execute(self._history_row(migration, True)).fetchone())
+        self.conn.execute(self._reset)
+        return applied
 
     def revert(self, migration: Migration, down: Migration) -> None:
         """Run a down script and remove the migration's history row, in one transaction where allowed."""
         script = parse(down)
-        forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(TABLE),
+        forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(self.schema, TABLE),
                                                                       pgsql.Literal(migration.version))
         if script.transactional:
             self._one_round_trip(down, script, forget)
@@ -230,16 +279,16 @@ class PostgresBackend(Backend):
 
     def record(self, applied: Applied) -> None:
         self.conn.execute(
-            f"INSERT INTO {TABLE} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO {self.table} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (applied.version, applied.description, applied.script, applied.checksum, applied.applied_at,
              applied.execution_ms, applied.success, self.owner),
         )
 
     def set_checksum(self, version: str, checksum: str) -> None:
-        self.conn.execute(f"UPDATE {TABLE} SET checksum = %s WHERE version = %s", (checksum, version))
+        self.conn.execute(f"UPDATE {self.table} SET checksum = %s WHERE version = %s", (checksum, version))
 
     def forget(self, version: str) -> None:
-        self.conn.execute(f"DELETE FROM {TABLE} WHERE version = %s", (version,))
+        self.conn.execute(f"DELETE FROM {self.table} WHERE version = %s", (version,))
 
 
 def _reason(e: psycopg.Error) -> str:

@@ -12,7 +12,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, LockLost, MigrationFailed, NotReady
+from ..errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
+                      NotReady, Problem)
 from ..files import Migration
 from ..plan import Applied
 from ..redis_commands import Command, parse
@@ -127,19 +128,33 @@ class RedisBackend(Backend):
     def prepare(self) -> None:
         """A hash needs no creating."""
 
-    def _keys(self, migration: Migration, commands: list[Command]) -> list[bytes]:
-        """The keys the file touches, from the server's own COMMAND GETKEYS, in one round trip."""
+    def _getkeys(self, commands: list[Command]) -> list:
+        """The server's COMMAND GETKEYS reply (or error) for each command, in one round trip."""
         pipe = self._pipeline(transaction=False)
         for c in commands:
             pipe.execute_command("COMMAND", "GETKEYS", *c.args)
+        return pipe.execute(raise_on_error=False)
+
+    def _keys(self, migration: Migration, commands: list[Command]) -> list[bytes]:
+        """The keys the file touches, from the server's own COMMAND GETKEYS."""
         keys: dict[bytes, None] = {}
-        for c, reply in zip(commands, pipe.execute(raise_on_error=False)):
+        for c, reply in zip(commands, self._getkeys(commands)):
             if isinstance(reply, Exception):
                 if any(s in str(reply) for s in _NO_KEYS):
                     continue
                 raise MigrationFailed(self.name, migration.path, f"{c.name}: {reply}; nothing of this file ran", c.line)
             keys.update(dict.fromkeys(reply))
         return list(keys)
+
+    def precheck(self, migrations: list[Migration]) -> None:
+        """Every pending command known to this server with a valid number of arguments, before the
+        first file runs (an unknown command in the tenth file would otherwise stop the run there)."""
+        located = [(m, c) for m in migrations for c in parse(m)]
+        problems = [Problem(m.path, f"{c.name}: {reply} (found before anything ran)", c.line)
+                    for (m, c), reply in zip(located, self._getkeys([c for _, c in located]))
+                    if isinstance(reply, Exception) and not any(s in str(reply) for s in _NO_KEYS)]
+        if problems:
+            raise InvalidMigrations(problems)
 
     def apply(self, migration: Migration) -> Applied:
         start = time.perf_counter()

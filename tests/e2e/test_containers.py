@@ -177,7 +177,7 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
             logs += subprocess.run(["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr
         assert logs.count("applied V001 add-session-tags") == 1
         assert logs.count("applied 2025-01-15-001") == 1 and logs.count("applied V001 session-key-layout") == 1
-        assert pg.psql("SELECT count(*) FROM dbinit_schema_history") == "2"
+        assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
         assert all(secret_value not in logs for secret_value in secret.values())
         user = subprocess.run(["podman", "inspect", f"{pods[0]}-dbinit", "--format",
                                "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}"], capture_output=True, text=True)

@@ -57,8 +57,8 @@ class Fleet:
     def history(self) -> dict[str, list[int]]:
         out = {}
         if self.pg is not None:
-            exists = self.pg.sql("SELECT to_regclass('dbinit_schema_history') IS NOT NULL") == "t"
-            rows = self.pg.sql("SELECT version FROM dbinit_schema_history").split() if exists else []
+            exists = self.pg.sql("SELECT to_regclass('dbinit.dbinit_schema_history') IS NOT NULL") == "t"
+            rows = self.pg.sql("SELECT version FROM dbinit.dbinit_schema_history").split() if exists else []
             out["postgres"] = [int(v) for v in rows]
         if self.neo4j is not None:
             with self.neo4j.driver() as d:
