@@ -35,11 +35,12 @@ class Report:
     checked: int = 0
     empty: list[Migration] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    lint_skipped: bool = False  # squawk is not installed
 
 
-def check(migrations: list[Migration], downs: bool = True) -> Report:
-    """Parse every file (and, for validate, every down file); raise one InvalidMigrations listing
-    every problem."""
+def check(migrations: list[Migration], downs: bool = True, lint: str = "off") -> Report:
+    """Parse every file (and, for validate, every down file), then lint the PostgreSQL ones
+    (`lint`: off, warn, or error); raise one InvalidMigrations listing every problem."""
     report, problems = Report(), []
     for m in migrations:
         scripts = [m, down_of(m)] if downs and m.down is not None else [m]
@@ -51,6 +52,16 @@ def check(migrations: list[Migration], downs: bool = True) -> Report:
             except InvalidMigrations as e:
                 problems += e.problems
         report.checked += 1
+    if not problems and lint != "off":
+        from . import lint as ddl_lint
+
+        findings = ddl_lint.lint(migrations)
+        if findings is None:
+            report.lint_skipped = True
+        elif lint == "error":
+            problems += findings
+        else:
+            report.warnings += findings
     if problems:
         raise InvalidMigrations(problems)
     return report

@@ -13,7 +13,7 @@ from .errors import NotReady
 
 # Short, capped back-off: a probe on loopback costs little, and the gap between "the server
 # answers" and "dbinit notices" is what the application's start waits on.
-BACKOFF = wait_exponential_jitter(initial=0.01, max=0.1, jitter=0.03)
+BACKOFF = wait_exponential_jitter(multiplier=0.01, max=0.1, jitter=0.03)
 ATTEMPT_TIMEOUT = 5.0
 
 

@@ -85,13 +85,19 @@ class Runner:
 
     def validate(self) -> content.Report:
         catalog = files.discover(self.settings.migrations, self.settings.init)
-        report = content.check(catalog.all())
+        report = content.check(catalog.all(), lint=self.settings.lint)
         for m in report.empty:
             log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
-        for w in report.warnings:
-            log.warn("validate", str(w))
+        self._log_findings("validate", report)
         log.info("validate", f"{report.checked} migration files are valid")
         return report
+
+    def _log_findings(self, source: str, report: content.Report) -> None:
+        for w in report.warnings:
+            log.warn(source, str(w))
+        if report.lint_skipped:
+            log.info(source, "the lint of blocking DDL was skipped: squawk is not installed "
+                     "(pip install 'dbinit[lint]'; DBINIT_LINT=off to silence this)")
 
     def _plans(self, catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
         return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name)))
@@ -116,7 +122,8 @@ class Runner:
                 for e in plan.of("Missing"):
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
             # Every pending file parses before the first one runs; down files are not run here.
-            content.check([m for _, plan in plans for m in plan.pending], downs=False)
+            self._log_findings("dbinit", content.check([m for _, plan in plans for m in plan.pending], downs=False,
+                                                       lint=self.settings.lint))
             for backend, plan in plans:
                 if plan.pending:
                     backend.precheck(plan.pending)

@@ -18,6 +18,9 @@ class PostgresSettings:
     conninfo: str  # URL or key=value string; empty means libpq's PG* variables
     password: str | None  # fills in a conninfo that has none
     schema: str = "dbinit"  # where the history table lives, apart from the application's schemas
+    lock_timeout: float = 2.0  # seconds a migration waits for a table lock before it is retried
+    lock_retries: int = 10
+    statement_timeout: float = 0.0  # 0: none
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -63,6 +66,7 @@ class Settings:
     index_timeout: float
     log_format: str
     out_of_order: bool
+    lint: str = "warn"  # off, warn, error: squawk's findings in pending PostgreSQL files
 
     def configured(self) -> list[str]:
         return [db for db in ("postgres", "neo4j", "redis") if getattr(self, db) is not None]
@@ -121,6 +125,14 @@ class _Env:
             raise error(f"{name} must be a {'positive' if positive else 'non-negative'} number of seconds, "
                         f"not {raw!r}")
         return value
+
+    def count(self, name: str, default: int) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit():
+            raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}")
+        return int(raw)
 
     def flag(self, name: str) -> bool:
         raw = (self.get(name) or "false").lower()
@@ -196,12 +208,15 @@ def _postgres(env: _Env, url_flag: str | None) -> PostgresSettings | None:
     if not _IDENTIFIER.fullmatch(schema):
         raise ConfigError("DBINIT_POSTGRES_SCHEMA must be a plain identifier (letters, digits, _; at most 63), "
                           f"not {schema!r}")
+    tuning = {"schema": schema, "lock_timeout": env.seconds("DBINIT_PG_LOCK_TIMEOUT", 2.0, positive=True),
+              "lock_retries": env.count("DBINIT_PG_LOCK_RETRIES", 10),
+              "statement_timeout": env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)}
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
     if url:
         log.add_secret(_url_password(url))
         _check_conninfo(variable, url, env)
-        return PostgresSettings(url, password, schema)
+        return PostgresSettings(url, password, **tuning)
     if host := env.get("POSTGRES_HOST"):
         from psycopg.conninfo import make_conninfo
 
@@ -209,13 +224,13 @@ def _postgres(env: _Env, url_flag: str | None) -> PostgresSettings | None:
         user = env.get("POSTGRES_USER") or "postgres"
         conninfo = make_conninfo(host=host, port=env.get("POSTGRES_PORT") or "5432", user=user,
                                  dbname=env.get("POSTGRES_DB") or user)
-        return PostgresSettings(conninfo, password, schema)
+        return PostgresSettings(conninfo, password, **tuning)
     if env.get("PGHOST") or env.get("PGSERVICE"):
         log.add_secret(env.get("PGPASSWORD"))
         _port("PGPORT", env.get("PGPORT"))
         if (mode := env.get("PGSSLMODE")) is not None and mode not in _SSLMODES:
             raise ConfigError(f"PGSSLMODE must be one of {', '.join(_SSLMODES)}, not {mode!r}")
-        return PostgresSettings("", password, schema)
+        return PostgresSettings("", password, **tuning)
     return None
 
 
@@ -270,6 +285,9 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")
     log.configure(log_format)
     out_of_order = flags.get("out_of_order") or e.flag("DBINIT_OUT_OF_ORDER")
+    lint = (e.get("DBINIT_LINT") or "warn").lower()
+    if lint not in ("off", "warn", "error"):
+        raise ConfigError(f"DBINIT_LINT must be off, warn or error, not {lint!r}")
     return Settings(
         postgres=_postgres(e, flags.get("postgres_url")),
         neo4j=_neo4j(e, flags.get("neo4j_uri")),
@@ -282,4 +300,5 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
         log_format=log_format,
         out_of_order=bool(out_of_order),
+        lint=lint,
     )

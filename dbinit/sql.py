@@ -20,6 +20,7 @@ _STDIN = re.compile(r"FROM\s+stdin", re.IGNORECASE)
 @dataclass(frozen=True)
 class SqlStatement(Statement):
     copy: str | None = None  # the rows of a COPY … FROM stdin, as pg_dump writes them after it
+    index: str | None = None  # the (schema-qualified where written) name of an index it creates
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,12 @@ def parse(migration: Migration) -> SqlScript:
         start = raw.get("stmt_location", 0)
         end = start + raw["stmt_len"] if raw.get("stmt_len") else len(data)
         stdin = kind == "CopyStmt" and node.get("is_from") and not node.get("filename")
+        index = None
+        if kind == "IndexStmt" and node.get("idxname"):
+            schema = node.get("relation", {}).get("schemaname")
+            index = f'"{schema}"."{node["idxname"]}"' if schema else f'"{node["idxname"]}"'
         statement = SqlStatement(data[start:end].decode().strip(), data.count(b"\n", 0, start) + 1,
-                                 next(rows, None) if stdin else None)
+                                 next(rows, None) if stdin else None, index)
         if stdin and statement.copy is None:
             raise InvalidMigrations([Problem(path, "COPY … FROM stdin without its rows; end them with a \\. line "
                                              "as pg_dump does, or use INSERT", statement.line)])
@@ -136,3 +141,23 @@ def parse(migration: Migration) -> SqlScript:
     if problems:
         raise InvalidMigrations(problems)
     return SqlScript([s for _, _, s in statements], transactional)
+
+
+def relations(text: str) -> list[str]:
+    """Every table a script names (schema-qualified where written), to find who holds their locks."""
+    from pglast import parser
+
+    found: dict[str, None] = {}
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if "relname" in node and "relpersistence" in node:  # a RangeVar, with or without its wrapper key
+                found[f"{node['schemaname']}.{node['relname']}" if node.get("schemaname") else node["relname"]] = None
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(parser.parse_sql_json(_take_pg_dump_lines(text, None)[0])))
+    return list(found)

@@ -105,9 +105,9 @@ def test_a_file_that_drops_and_recreates_the_public_schema_keeps_dbinits_history
 
 def test_what_a_file_sets_for_its_session_does_not_reach_the_next_file(pg, migrations):
     pg.sql("CREATE SCHEMA elsewhere")
-    migrations.write("V001-settings-up.sql", "SET search_path = elsewhere;\nSET statement_timeout = 1;\n"
-                                             "SET lock_timeout = 1;\nCREATE TABLE here (id int);\n")
-    migrations.write("V002-next-up.sql", "CREATE TABLE there (id int);\nSELECT pg_sleep(0.05);\n")
+    migrations.write("V001-settings-up.sql", "SET search_path = elsewhere;\nSET statement_timeout = '1s';\n"
+                                             "CREATE TABLE here (id int);\n")
+    migrations.write("V002-next-up.sql", "CREATE TABLE there (id int);\nSELECT pg_sleep(1.5);\n")
     result = migrate(pg, migrations, "migrate")
     assert result.returncode == 0, result.stderr
     assert pg.sql("SELECT to_regclass('elsewhere.here') IS NOT NULL AND to_regclass('public.there') IS NOT NULL") == "t"

@@ -27,7 +27,7 @@ def test_a_file_failing_at_run_time_leaves_nothing_behind_and_keys_keep_their_va
 def test_an_unknown_command_fails_before_anything_runs(redis_db, migrations):
     migrations.write("V1-typo.redis", "SET a 1\nSETT b 2\n")
     result = migrate(redis_db, migrations, "migrate")
-    assert result.returncode == 1 and "V1-typo.redis:2" in result.stderr
+    assert result.returncode == 65 and "V1-typo.redis:2: SETT" in result.stderr
     assert not redis_db.client().exists("a")
 
 

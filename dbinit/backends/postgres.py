@@ -5,6 +5,7 @@ import hashlib
 
 import psycopg
 from psycopg import sql as pgsql
+from .. import log
 from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, MigrationFailed, NotReady
 from ..files import Migration, Statement
 from ..plan import Applied
@@ -13,6 +14,7 @@ from ..sql import SqlScript, SqlStatement, parse
 from .base import Backend, owner_id
 
 TABLE = "dbinit_schema_history"
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out (or NOWAIT)
 # libpq's connection errors carry no SQLSTATE: classify the server's words, transient ones first.
 _TRANSIENT = ("resolve host", "translate host name", "connection refused", "starting up", "shutting down",
               "not accepting connections", "recovery", "timeout expired", "closed the connection", "no such file",
@@ -37,6 +39,10 @@ def classify_connect_error(e: psycopg.Error, where: str) -> Exception:
     if any(s in said for s in _CONFIG):
         return ConfigError(f"postgres: {text} ({where})")
     return NotReady(f"postgres: {text.splitlines()[-1] if text else type(e).__name__}")
+
+
+class _LockWait(Exception):
+    """A statement gave up waiting for a lock; its transaction is rolled back and it may be retried."""
 
 
 class PostgresBackend(Backend):
@@ -157,10 +163,70 @@ class PostgresBackend(Backend):
             pgsql.Identifier(self.schema, TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(self.owner),
             pgsql.SQL(COLUMNS))
 
-    def _one_round_trip(self, migration: Migration, script: SqlScript, tail: pgsql.Composable) -> psycopg.Cursor:
+    def _timeouts(self, lock_ms: int, scope: str) -> str:
+        """SET statements for the lock timeout of this attempt and the statement timeout, if any."""
+        text = f"SET {scope} lock_timeout = {lock_ms};\n"
+        if self.settings.statement_timeout:
+            text += f"SET {scope} statement_timeout = {int(self.settings.statement_timeout * 1000)};\n"
+        return text
+
+    def _with_lock_retries(self, migration: Migration, attempt):
+        """`attempt(lock_timeout_ms)` until it does not give up on a lock: the transaction waits
+        at most the lock timeout, so the application's queries queue behind it no longer than
+        that; then it is rolled back, and tried again after a jittered pause with a longer timeout
+        (GitLab's with_lock_retries). Each retry names who holds the locks; when the retries run
+        out the migration fails with that diagnosis and nothing of it applied."""
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+        base, tries = self.settings.lock_timeout, self.settings.lock_retries + 1
+
+        def lock_ms(n: int) -> int:
+            return int(base * min(1.5 ** (n - 1), 4) * 1000)
+
+        def report(state) -> None:
+            n = state.attempt_number
+            log.warn(self.name, f"{migration.label} {migration.description}: gave up waiting {lock_ms(n) / 1000:g} s "
+                     f"for a lock (attempt {n} of {tries}); {self._blockers(migration)}; trying again in "
+                     f"{state.next_action.sleep:.1f} s", version=migration.version, attempt=n)
+
+        retrying = Retrying(retry=retry_if_exception_type(_LockWait), stop=stop_after_attempt(tries), reraise=True,
+                            wait=wait_exponential_jitter(multiplier=0.5, max=10, jitter=0.5), before_sleep=report)
+        try:
+            for state in retrying:
+                with state:
+                    return attempt(lock_ms(state.retry_state.attempt_number))
+        except _LockWait:
+            raise MigrationFailed(self.name, migration.path, f"gave up waiting for a lock {tries} times (lock timeout "
+                                  f"{base:g} s growing to {lock_ms(tries) / 1000:g} s, DBINIT_PG_LOCK_TIMEOUT and "
+                                  f"DBINIT_PG_LOCK_RETRIES); {self._blockers(migration)}; nothing of this migration "
+                                  "was applied") from None
+
+    def _blockers(self, migration: Migration) -> str:
+        """Who holds locks on the tables the migration names, oldest transaction first."""
+        from ..sql import relations
+
+        tables = relations(migration.text)
+        rows = self.conn.execute(
+            """SELECT a.pid, a.usename, a.application_name, a.state,
+                      extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))::int,
+                      left(split_part(btrim(a.query), E'\n', 1), 100)
+                 FROM pg_stat_activity a
+                WHERE a.pid <> pg_backend_pid() AND a.pid IN (
+                      SELECT l.pid FROM pg_locks l WHERE l.granted
+                         AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) n))
+                ORDER BY a.xact_start NULLS LAST LIMIT 3""", (tables,)).fetchall()
+        if not rows:
+            return f"no session holds a lock on {', '.join(tables) or 'its tables'} any more"
+        return "blocked by " + "; ".join(
+            f"pid {pid} (user {user}, application {app or '-'!r}, {state}, transaction open {age} s: {query})"
+            for pid, user, app, state, age, query in rows)
+
+    def _one_round_trip(self, migration: Migration, script: SqlScript, tail: pgsql.Composable,
+                        lock_ms: int) -> psycopg.Cursor:
         """BEGIN, the statements, `tail` and COMMIT sent as one simple query: one round trip per
         migration. On failure all of it is rolled back and the error names the statement's line."""
-        parts, offsets, position = ["BEGIN;\n"], [], len("BEGIN;\n")
+        begin = "BEGIN;\n" + self._timeouts(lock_ms, "LOCAL")
+        parts, offsets, position = [begin], [], len(begin)
         for stmt in script.statements:
             offsets.append(position)
             parts.append(stmt.text + "\n;\n")  # newline first: a trailing -- comment must not swallow the ;
@@ -174,16 +240,20 @@ class PostgresBackend(Backend):
                                      "a transaction cut off before its COMMIT was rolled back") from None
             if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.conn.execute("ROLLBACK")
+            if e.sqlstate == LOCK_NOT_AVAILABLE:
+                raise _LockWait() from None
             at = int(e.diag.statement_position or 0) - 1
             for stmt, offset in zip(script.statements, offsets):
                 if 0 <= at - offset < len(stmt.text):
                     raise self._failure(migration, stmt, e, [], True, at - offset) from None
-            raise self._locate(migration, script, e) from None
+            raise self._locate(migration, script, e, lock_ms) from None
 
-    def _locate(self, migration: Migration, script: SqlScript, error: psycopg.Error) -> MigrationFailed:
+    def _locate(self, migration: Migration, script: SqlScript, error: psycopg.Error, lock_ms: int) -> MigrationFailed:
         """An error without a position: run the statements again, one by one, in a transaction
-        that is always rolled back, to find the one that fails (the failure path only)."""
+        that is always rolled back (with the same timeouts), to find the one that fails (the
+        failure path only)."""
         with self.conn.transaction(force_rollback=True):
+            self.conn.execute(self._timeouts(lock_ms, "LOCAL"))
             for stmt in script.statements:
                 try:
                     with self.conn.transaction():
@@ -194,17 +264,37 @@ class PostgresBackend(Backend):
         return MigrationFailed(self.name, migration.path, _describe(error) + "; the migration was rolled back")
 
     def _run_each(self, migration: Migration, script: SqlScript, done: list[Statement]) -> None:
-        """A no-transaction migration: each statement on its own, as psql would run them."""
+        """A no-transaction migration: each statement on its own, as psql would run them, each with
+        the lock timeout and its own retries."""
         for stmt in script.statements:
-            try:
-                self._execute(stmt)
-            except psycopg.Error as e:
-                if self.conn.broken or self.conn.closed:
-                    raise ConnectionLost(self.name, _reason(e), migration.path,
-                                         f"{len(done)} statement(s) of this no-transaction file had run") from None
-                raise self._failure(migration, stmt, e, done, False, e.diag.statement_position and
-                                    int(e.diag.statement_position) - 1) from None
+            self._with_lock_retries(migration, lambda lock_ms, stmt=stmt: self._run_one(migration, stmt, lock_ms, done))
             done.append(stmt)
+
+    def _run_one(self, migration: Migration, stmt: SqlStatement, lock_ms: int, done: list[Statement]) -> None:
+        try:
+            self.conn.execute(self._timeouts(lock_ms, "SESSION"))
+            self._drop_invalid_index(migration, stmt)
+            self._execute(stmt)
+        except psycopg.Error as e:
+            if self.conn.broken or self.conn.closed:
+                raise ConnectionLost(self.name, _reason(e), migration.path,
+                                     f"{len(done)} statement(s) of this no-transaction file had run") from None
+            if e.sqlstate == LOCK_NOT_AVAILABLE:
+                raise _LockWait() from None
+            raise self._failure(migration, stmt, e, done, False, e.diag.statement_position and
+                                int(e.diag.statement_position) - 1) from None
+
+    def _drop_invalid_index(self, migration: Migration, stmt: SqlStatement) -> None:
+        """A CREATE INDEX CONCURRENTLY that failed (deadlock, lock timeout, a duplicate, a kill)
+        leaves an INVALID index, which IF NOT EXISTS would keep forever: drop it before building."""
+        if stmt.index is None:
+            return
+        invalid = self.conn.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                                    (stmt.index,)).fetchone()
+        if invalid and invalid[0]:
+            log.warn(self.name, f"{migration.path}:{stmt.line}: index {stmt.index} is INVALID, left by a build "
+                     "that failed; dropping it to build it again")
+            self.conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {stmt.index}")
 
     def _failure(self, migration: Migration, stmt: Statement, e: psycopg.Error, done: list[Statement],
                  transactional: bool, offset: int | None) -> MigrationFailed:
@@ -226,12 +316,13 @@ class PostgresBackend(Backend):
             copy.write(stmt.copy)
         return cursor
 
-    def _with_copies(self, migration: Migration, script: SqlScript) -> Applied:
+    def _with_copies(self, migration: Migration, script: SqlScript, lock_ms: int) -> Applied:
         """A file with COPY rows (pg_dump's data) cannot go as one simple query: its statements run
         one by one, still in one transaction with the history row."""
         stmt = script.statements[0]
         try:
             with self.conn.transaction():
+                self.conn.execute(self._timeouts(lock_ms, "LOCAL"))
                 for stmt in script.statements:
                     self._execute(stmt)
                 row = self.conn.execute(self._history_row(migration, True)).fetchone()
@@ -239,6 +330,8 @@ class PostgresBackend(Backend):
             if self.conn.broken or self.conn.closed:
                 raise ConnectionLost(self.name, _reason(e), migration.path,
                                      "a transaction cut off before its COMMIT was rolled back") from None
+            if e.sqlstate == LOCK_NOT_AVAILABLE:
+                raise _LockWait() from None
             raise self._failure(migration, stmt, e, [], True, e.diag.statement_position and
                                 int(e.diag.statement_position) - 1) from None
         self.conn.execute(self._reset)
@@ -247,9 +340,10 @@ class PostgresBackend(Backend):
     def apply(self, migration: Migration) -> Applied:
         script = parse(migration)
         if script.transactional and script.copies:
-            return self._with_copies(migration, script)
+            return self._with_lock_retries(migration, lambda ms: self._with_copies(migration, script, ms))
         if script.transactional:
-            cursor = self._one_round_trip(migration, script, self._history_row(migration, True))
+            cursor = self._with_lock_retries(migration, lambda ms: self._one_round_trip(
+                migration, script, self._history_row(migration, True), ms))
             row = None
             while True:  # one result each for BEGIN, the statements, the history row and COMMIT
                 if cursor.description is not None:
@@ -260,6 +354,7 @@ class PostgresBackend(Backend):
         try:
             self._run_each(migration, script, done)
         except MigrationFailed:
+            self.conn.execute(self._reset)
             self.conn.execute(self._history_row(migration, False))
             raise
         applied = Applied(*self.conn.execute(self._history_row(migration, True)).fetchone())
@@ -272,9 +367,10 @@ class PostgresBackend(Backend):
         forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(self.schema, TABLE),
                                                                       pgsql.Literal(migration.version))
         if script.transactional:
-            self._one_round_trip(down, script, forget)
+            self._with_lock_retries(down, lambda ms: self._one_round_trip(down, script, forget, ms))
         else:
             self._run_each(down, script, [])
+            self.conn.execute(self._reset)
             self.conn.execute(forget)
 
     def record(self, applied: Applied) -> None:
