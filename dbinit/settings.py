@@ -21,6 +21,7 @@ class PostgresSettings:
     lock_timeout: float = 2.0  # seconds a migration waits for a table lock before it is retried
     lock_retries: int = 10
     statement_timeout: float = 0.0  # 0: none
+    pooler: str = "none"  # "transaction": behind PgBouncer in transaction pooling mode
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -210,7 +211,10 @@ def _postgres(env: _Env, url_flag: str | None) -> PostgresSettings | None:
                           f"not {schema!r}")
     tuning = {"schema": schema, "lock_timeout": env.seconds("DBINIT_PG_LOCK_TIMEOUT", 2.0, positive=True),
               "lock_retries": env.count("DBINIT_PG_LOCK_RETRIES", 10),
-              "statement_timeout": env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)}
+              "statement_timeout": env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0),
+              "pooler": (env.get("DBINIT_PG_POOLER") or "none").lower()}
+    if tuning["pooler"] not in ("none", "session", "transaction"):
+        raise ConfigError(f"DBINIT_PG_POOLER must be none, session or transaction, not {tuning['pooler']!r}")
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
     if url:

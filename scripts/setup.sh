@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine; quick when already done.
-#   Debian packages: PostgreSQL and Redis servers, a JDK and Maven for the Neo4j launcher
+#   Debian packages: PostgreSQL, PgBouncer and Redis servers, a JDK and Maven for the Neo4j launcher
 #   Maven: Neo4j Community 5.26 (embedded, with Bolt) and the launcher jar
 #   .venv: dbinit with its test extras
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v pgbouncer >/dev/null || missing+=(pgbouncer)
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
@@ -17,7 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages start their own default servers; the tests start their own on free ports.
-  (service postgresql stop; service redis-server stop) >/dev/null 2>&1 || true
+  (service postgresql stop; service redis-server stop; service pgbouncer stop) >/dev/null 2>&1 || true
 fi
 
 launcher=tests/neo4j-launcher

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import Neo4jServer, PostgresServer, RedisServer
+from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _db_numbers = itertools.count(1)
@@ -169,7 +169,8 @@ def make_server():
     made = []
 
     def make(kind, **kwargs):
-        server = {"postgres": PostgresServer, "redis": RedisServer, "neo4j": Neo4jServer}[kind](**kwargs)
+        server = {"postgres": PostgresServer, "redis": RedisServer, "neo4j": Neo4jServer,
+                  "pgbouncer": PgBouncerServer}[kind](**kwargs)
         made.append(server)
         return server
 

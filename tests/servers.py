@@ -120,7 +120,9 @@ class PostgresServer(Server):
     user = "postgres"
     dbname = "postgres"
 
-    def __init__(self, password: str = "pg-test-pw-7Qx", options: dict | None = None):
+    def __init__(self, password: str = "pg-test-pw-7Qx", options: dict | None = None,
+                 primary: "PostgresServer | None" = None):
+        """A new cluster (initdb), or with `primary` a streaming standby of it (pg_basebackup -R)."""
         super().__init__(password)
         self.bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
         self.data = self.dir / "data"
@@ -135,9 +137,18 @@ class PostgresServer(Server):
             shutil.chown(self.dir, "postgres", "postgres")
             shutil.chown(self.sockets, "postgres", "postgres")
             shutil.chown(pwfile, "postgres", "postgres")
+        if primary is not None:
+            subprocess.run([str(self.bindir / "pg_basebackup"), "-h", str(primary.sockets), "-p", str(primary.port),
+                            "-U", self.user, "-D", str(self.data), "-R", "-X", "stream", "--no-sync"],
+                           check=True, capture_output=True, **self.popen_kwargs())
+            return
         subprocess.run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, f"--pwfile={pwfile}",
                         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"],
                        check=True, capture_output=True, **self.popen_kwargs())
+
+    def promote(self) -> None:
+        subprocess.run([str(self.bindir / "pg_ctl"), "promote", "-D", str(self.data), "-w"], check=True,
+                       capture_output=True, **self.popen_kwargs())
 
     def popen_kwargs(self) -> dict:
         return {"user": "postgres", "group": "postgres"} if IS_ROOT else {}
@@ -170,15 +181,60 @@ class PostgresServer(Server):
         return r.stdout.strip()
 
 
+class PgBouncerServer(Server):
+    """PgBouncer in front of a PostgresServer, SCRAM auth, in the given pooling mode."""
+
+    name = "pgbouncer"
+
+    def __init__(self, postgres: PostgresServer, pool_mode: str = "transaction", pool_size: int = 5):
+        super().__init__(postgres.password)
+        self.postgres = postgres
+        self.config = self.dir / "pgbouncer.ini"
+        users = self.dir / "userlist.txt"
+        users.write_text(f'"{postgres.user}" "{postgres.password}"\n')
+        self.config.write_text(f"""[databases]
+* = host=127.0.0.1 port={postgres.port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {users}
+pool_mode = {pool_mode}
+default_pool_size = {pool_size}
+max_client_conn = 500
+""")
+        if IS_ROOT:  # pgbouncer refuses to run as root
+            for path in (self.dir, users, self.config):
+                shutil.chown(path, "postgres", "postgres")
+
+    def popen_kwargs(self) -> dict:
+        return {"user": "postgres", "group": "postgres"} if IS_ROOT else {}
+
+    def command(self) -> list[str]:
+        return ["pgbouncer", str(self.config)]
+
+    def url(self, dbname: str | None = None) -> str:
+        return (f"postgresql://{self.postgres.user}:{self.postgres.password}@127.0.0.1:{self.port}/"
+                f"{dbname or self.postgres.dbname}")
+
+
 class RedisServer(Server):
     name = "redis"
 
-    def __init__(self, password: str = "redis-test-pw-3Kd", extra: list[str] | None = None):
+    def __init__(self, password: str = "redis-test-pw-3Kd", extra: list[str] | None = None,
+                 tls: dict[str, str] | None = None):
+        """`tls`: cert, key and ca files; then the port speaks only TLS and wants client certificates."""
         super().__init__(password)
         self.extra = extra or []
+        self.tls = tls
 
     def command(self) -> list[str]:
-        return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass", self.password,
+        ports = ["--port", str(self.port)]
+        if self.tls:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.tls["cert"],
+                     "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"], "--tls-auth-clients", "yes"]
+        return ["redis-server", *ports, "--bind", "127.0.0.1", "--requirepass", self.password,
                 "--dir", str(self.dir), "--save", "", "--appendonly", "no", "--daemonize", "no", *self.extra]
 
     def url(self, password: str | None = None, db: int = 0) -> str:
@@ -187,7 +243,9 @@ class RedisServer(Server):
     def client(self, db: int = 0):
         import redis
 
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, db=db, decode_responses=True)
+        tls = {"ssl": True, "ssl_ca_certs": self.tls["ca"], "ssl_certfile": self.tls["client_cert"],
+               "ssl_keyfile": self.tls["client_key"], "ssl_check_hostname": False} if self.tls else {}
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, db=db, decode_responses=True, **tls)
 
     def ready(self) -> bool:
         if not port_open(self.port):
@@ -205,9 +263,14 @@ class Neo4jServer(Server):
 
     # C1 only: a faster start for the tests; benchmarks pass quick_jit=False to plan queries as a
     # production server does.
-    def __init__(self, password: str = "neo4j-test-pw-9Lm", quick_jit: bool = True):
+    def __init__(self, password: str = "neo4j-test-pw-9Lm", quick_jit: bool = True, tls_dir: Path | None = None):
+        """`tls_dir`: private.key and public.crt; then Bolt requires TLS."""
         super().__init__(password)
         self.jvm = ["-Xmx256m", "-Xms64m", "-XX:+UseSerialGC"] + (["-XX:TieredStopAtLevel=1"] if quick_jit else [])
+        self.tls_dir = tls_dir
+
+    def popen_kwargs(self) -> dict:
+        return {"env": {**os.environ, "NEO4J_TLS_DIR": str(self.tls_dir)}} if self.tls_dir else {}
 
     def command(self) -> list[str]:
         classpath = f"{LAUNCHER / 'neo4j-launcher-1.jar'}:{LAUNCHER / 'lib'}/*"
@@ -227,6 +290,8 @@ class Neo4jServer(Server):
     def driver(self):
         import neo4j
 
+        if self.tls_dir:
+            return neo4j.GraphDatabase.driver(f"bolt+ssc://127.0.0.1:{self.port}", auth=("neo4j", self.password))
         return neo4j.GraphDatabase.driver(self.uri(), auth=("neo4j", self.password))
 
     def reset(self) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import psycopg
 from psycopg import sql as pgsql
 from .. import log
-from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, MigrationFailed, NotReady
+from ..errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, LockLost, MigrationFailed, NotReady
 from ..files import Migration, Statement
 from ..plan import Applied
 from ..settings import PostgresSettings
@@ -14,6 +14,7 @@ from ..sql import SqlScript, SqlStatement, parse
 from .base import Backend, owner_id
 
 TABLE = "dbinit_schema_history"
+LOCK_TABLE = "dbinit_lock"  # the lock row used behind a transaction-mode pooler
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout ran out (or NOWAIT)
 # libpq's connection errors carry no SQLSTATE: classify the server's words, transient ones first.
 _TRANSIENT = ("resolve host", "translate host name", "connection refused", "starting up", "shutting down",
@@ -21,6 +22,7 @@ _TRANSIENT = ("resolve host", "translate host name", "connection refused", "star
               "too many", "could not receive", "terminating connection", "connection reset", "network is unreachable")
 _AUTH = ("password authentication failed", "no pg_hba.conf entry", "authentication failed", "permission denied",
          "password is required", "no password supplied", 'role "')
+_STANDBY = ("read-only", "hot standby", "in recovery")
 _CONFIG = ('database "', "ssl", "certificate", "invalid", "unsupported", "gssapi")
 
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
@@ -32,6 +34,8 @@ def classify_connect_error(e: psycopg.Error, where: str) -> Exception:
     said = text.rsplit("failed: ", 1)[-1].lower()  # the server's or libpq's words, not the host name
     if isinstance(e, psycopg.ProgrammingError):
         return ConfigError(f"postgres: bad connection settings for {where}: {text}")
+    if any(s in said for s in _STANDBY):
+        return NotReady(f"postgres: only a standby answered ({said.strip()}); waiting for a primary at {where}")
     if any(s in said for s in _TRANSIENT):
         return NotReady(f"postgres: {text.splitlines()[-1]}")
     if any(s in said for s in _AUTH):
@@ -59,30 +63,43 @@ class PostgresBackend(Backend):
         self.schema = settings.schema
         self.table = f'"{self.schema}".{TABLE}'
         self._reset = "RESET ALL"  # after each file: what it SET for the session never reaches the next
+        # Behind a transaction-mode pooler each transaction may run on another server connection:
+        # no session advisory lock, no session settings; a lock row with a fenced lease instead.
+        self.pooled = settings.pooler == "transaction"
+        self.leased = self.pooled
+        self._renewer: psycopg.Connection | None = None  # the lease thread's own connection
 
     def _open(self, timeout: float) -> psycopg.Connection:
+        from psycopg.conninfo import conninfo_to_dict
+
         # client_encoding: a legacy SQL_ASCII database would otherwise hand back bytes, not text.
+        # No server-side prepared statements: a pooler hands each transaction another connection.
         kwargs = {"connect_timeout": max(2, int(timeout)), "application_name": f"dbinit {self.owner}"[:63],
                   "autocommit": True, "client_encoding": "utf8", "prepare_threshold": None}
-        if self.settings.password is not None:
-            from psycopg.conninfo import conninfo_to_dict
-
-            if "password" not in conninfo_to_dict(self.settings.conninfo):
-                kwargs["password"] = self.settings.password
+        given = conninfo_to_dict(self.settings.conninfo)
+        if self.settings.password is not None and "password" not in given:
+            kwargs["password"] = self.settings.password
+        if "," in str(given.get("host", "")) and "target_session_attrs" not in given:
+            kwargs["target_session_attrs"] = "read-write"  # of several hosts, migrate the primary
         return psycopg.connect(self.settings.conninfo, **kwargs)
 
     def connect(self, timeout: float) -> None:
         try:
             conn = self._open(timeout)
-            conn.execute("SELECT 1")
+            standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
         except psycopg.Error as e:
             raise classify_connect_error(e, self.settings.display()) from None
+        if standby:  # never migrate a standby: wait for it to be promoted, or for the deadline
+            conn.close()
+            raise NotReady(f"postgres: only a standby answered (in recovery) at {self.settings.display()}; "
+                           "waiting for a primary")
         self.conn = conn
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
+        for conn in (self.conn, self._renewer):
+            if conn is not None:
+                conn.close()
+        self.conn = self._renewer = None
 
     def translate(self, error: Exception) -> DbinitError | None:
         if isinstance(error, psycopg.OperationalError) and (self.conn is None or self.conn.broken or self.conn.closed):
@@ -96,10 +113,12 @@ class PostgresBackend(Backend):
     # The lock is free only when that session ends, which is when its work has stopped: a killed
     # runner's migration is not still running on a second connection while another runner starts.
     def try_lock(self) -> bool:
+        if self.pooled:
+            return self._take_lock_row()
         if self._lock_key is None:
             digest = hashlib.sha256(f"{self.conn.info.dbname}.{self.schema}.{TABLE}".encode()).digest()
             self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
-            if self.conn.info.server_version >= 140000:
+            if self.conn.info.server_version >= 140000 and not self.pooled:
                 # The server abandons (rolls back) a vanished runner's migration within a second,
                 # instead of running it to its end before the session, and the lock, are freed.
                 self._reset = "RESET ALL; SET client_connection_check_interval = 1000"
@@ -107,6 +126,10 @@ class PostgresBackend(Backend):
         return self.conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,)).fetchone()[0]
 
     def lock_holder(self) -> str:
+        if self.pooled:
+            row = self.conn.execute(f'SELECT owner, extract(epoch FROM expires - now()) FROM "{self.schema}".{LOCK_TABLE} '
+                                    "WHERE name = 'migrations'").fetchone()
+            return "nobody (just released)" if row is None else f"{row[0]} (lease ends in {max(0, row[1]):.1f} s)"
         row = self.conn.execute(
             """SELECT a.application_name, a.client_addr, a.pid, now() - a.backend_start
                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -123,7 +146,95 @@ class PostgresBackend(Backend):
         if self.conn is not None and not self.conn.closed:
             if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.conn.rollback()  # an interrupted migration: its transaction goes first
-            self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+            if self.pooled:
+                self.conn.execute(f'DELETE FROM "{self.schema}".{LOCK_TABLE} WHERE name = %s AND owner = %s',
+                                  ("migrations", self.owner))
+            else:
+                self.conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+
+    # The pooled lock: one row under a primary key, a lease on the server's clock, renewed from a
+    # connection of the lease thread's own. Every migration transaction starts with the fence,
+    # which extends the lease only if this runner still holds it and keeps the row locked until
+    # COMMIT: a runner taking over an expired lease waits for that transaction to end, and then
+    # finds the lease extended.
+    def _take_lock_row(self) -> bool:
+        table = f'"{self.schema}".{LOCK_TABLE}'
+        try:
+            with self.conn.transaction():
+                self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                self.conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (name text PRIMARY KEY, owner text NOT NULL, "
+                                  "expires timestamptz NOT NULL)")
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable):
+            pass  # racing runners created it first
+        try:
+            with self.conn.transaction():
+                # Bounded: a paused holder may keep the row locked inside its migration.
+                self.conn.execute("SET LOCAL lock_timeout = 2000")
+                row = self.conn.execute(
+                    f"INSERT INTO {table} AS l VALUES ('migrations', %s, now() + %s * interval '1 millisecond') "
+                    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
+                    "WHERE l.expires < now() RETURNING owner", (self.owner, self._lease_ms)).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            return False
+        return row is not None
+
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.lease_s * 1000)
+
+    def renew_lock(self) -> bool:
+        if self._renewer is None:
+            self._renewer = self._open(10)
+        row = self._renewer.execute(
+            f'UPDATE "{self.schema}".{LOCK_TABLE} SET expires = now() + %s * interval \'1 millisecond\' '
+            "WHERE name = 'migrations' AND owner = %s RETURNING 1", (self._lease_ms, self.owner)).fetchone()
+        return row is not None
+
+    def holds_lock(self) -> bool:
+        if not self.pooled:
+            return True
+        row = self.conn.execute(f'SELECT owner = %s AND expires > now() FROM "{self.schema}".{LOCK_TABLE} '
+                                "WHERE name = 'migrations'", (self.owner,)).fetchone()
+        return bool(row and row[0])
+
+    def _raise_if_fenced(self, error: psycopg.Error) -> None:
+        if error.diag.message_hint == "dbinit-fence":
+            raise LockLost(self.name, "the lease ran out while this run was stopped or cut off; it is now held by "
+                           f"{self._holder_or_unknown()}; the transaction was rolled back") from None
+
+    def _write(self, query: str, params: tuple) -> None:
+        """A history write outside a migration (baseline, repair): fenced when the lock is a lease."""
+        try:
+            with self.conn.transaction():
+                if self.pooled:
+                    self.conn.execute(self._fence())
+                self.conn.execute(query, params)
+        except psycopg.Error as e:
+            self._raise_if_fenced(e)
+            raise
+
+    def precheck(self, migrations: list[Migration]) -> None:
+        if self.pooled:
+            for m in migrations:
+                self._refuse_pooled_no_transaction(m)
+
+    def _refuse_pooled_no_transaction(self, migration: Migration) -> None:
+        if not parse(migration).transactional:
+            raise ConfigError(f"postgres: {migration.path} is a '-- dbinit: no-transaction' file, which cannot run "
+                              "through a transaction-mode pooler (DBINIT_PG_POOLER=transaction): its statements "
+                              "would run on different server connections; apply it with POSTGRES_URL pointing at "
+                              "PostgreSQL itself and DBINIT_PG_POOLER unset")
+
+    def _fence(self) -> str:
+        """The first statement of every write transaction when pooled; empty otherwise."""
+        if not self.pooled:
+            return ""
+        owner = pgsql.Literal(self.owner).as_string(self.conn)
+        return (f'DO $fence$ BEGIN UPDATE "{self.schema}".{LOCK_TABLE} SET expires = now() + '
+                f"interval '{self._lease_ms} milliseconds' WHERE name = 'migrations' AND owner = {owner} "
+                "AND expires > clock_timestamp(); IF NOT FOUND THEN RAISE EXCEPTION "
+                "'dbinit: this runner no longer holds the migration lock' USING HINT = 'dbinit-fence'; "
+                "END IF; END $fence$;\n")
 
     def _legacy_table(self) -> str | None:
         """dbinit 0.1 kept its history in the current schema: where it still is, it is read there
@@ -164,8 +275,9 @@ class PostgresBackend(Backend):
             pgsql.SQL(COLUMNS))
 
     def _timeouts(self, lock_ms: int, scope: str) -> str:
-        """SET statements for the lock timeout of this attempt and the statement timeout, if any."""
-        text = f"SET {scope} lock_timeout = {lock_ms};\n"
+        """SET statements for the lock timeout of this attempt and the statement timeout, if any,
+        then the fence of a pooled lock."""
+        text = self._fence() + f"SET {scope} lock_timeout = {lock_ms};\n"
         if self.settings.statement_timeout:
             text += f"SET {scope} statement_timeout = {int(self.settings.statement_timeout * 1000)};\n"
         return text
@@ -240,6 +352,7 @@ class PostgresBackend(Backend):
                                      "a transaction cut off before its COMMIT was rolled back") from None
             if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 self.conn.execute("ROLLBACK")
+            self._raise_if_fenced(e)
             if e.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockWait() from None
             at = int(e.diag.statement_position or 0) - 1
@@ -330,6 +443,7 @@ class PostgresBackend(Backend):
             if self.conn.broken or self.conn.closed:
                 raise ConnectionLost(self.name, _reason(e), migration.path,
                                      "a transaction cut off before its COMMIT was rolled back") from None
+            self._raise_if_fenced(e)
             if e.sqlstate == LOCK_NOT_AVAILABLE:
                 raise _LockWait() from None
             raise self._failure(migration, stmt, e, [], True, e.diag.statement_position and
@@ -369,22 +483,24 @@ class PostgresBackend(Backend):
         if script.transactional:
             self._with_lock_retries(down, lambda ms: self._one_round_trip(down, script, forget, ms))
         else:
+            if self.pooled:
+                self._refuse_pooled_no_transaction(down)
             self._run_each(down, script, [])
             self.conn.execute(self._reset)
             self.conn.execute(forget)
 
     def record(self, applied: Applied) -> None:
-        self.conn.execute(
+        self._write(
             f"INSERT INTO {self.table} ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (applied.version, applied.description, applied.script, applied.checksum, applied.applied_at,
              applied.execution_ms, applied.success, self.owner),
         )
 
     def set_checksum(self, version: str, checksum: str) -> None:
-        self.conn.execute(f"UPDATE {self.table} SET checksum = %s WHERE version = %s", (checksum, version))
+        self._write(f"UPDATE {self.table} SET checksum = %s WHERE version = %s", (checksum, version))
 
     def forget(self, version: str) -> None:
-        self.conn.execute(f"DELETE FROM {self.table} WHERE version = %s", (version,))
+        self._write(f"DELETE FROM {self.table} WHERE version = %s", (version,))
 
 
 def _reason(e: psycopg.Error) -> str:

@@ -3,8 +3,10 @@ restored if any command fails at run time, and a SET NX PX lock with a renewed l
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import time
+from urllib.parse import urlsplit
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
@@ -55,16 +57,32 @@ class RedisBackend(Backend):
         self.history_key = f"{settings.prefix}migrations"
 
     def connect(self, timeout: float) -> None:
-        # One try per attempt (redis-py retries on its own by default), bounded by the attempt's timeout.
+        # One try per attempt (redis-py retries on its own by default), bounded by the attempt's timeout,
+        # the TLS handshake included; once ready, a file's EXEC may take up to a minute.
         client = redis.Redis.from_url(self.settings.url, password=self.settings.password, socket_connect_timeout=timeout,
-                                      socket_timeout=max(timeout, 60), retry=Retry(NoBackoff(), 0),
-                                      client_name="dbinit")
+                                      socket_timeout=timeout, retry=Retry(NoBackoff(), 0), client_name="dbinit")
         try:
             client.ping()
+            client.connection_pool.connection_kwargs["socket_timeout"] = max(timeout, 60)
+            client.connection_pool.disconnect()
         except Exception as e:
             client.close()
-            raise classify_connect_error(e, self.settings.display()) from None
+            error = classify_connect_error(e, self.settings.display())
+            if isinstance(error, NotReady) and self.settings.url.startswith("rediss://") and self._answers_plain():
+                error = ConfigError(f"redis: TLS settings do not fit the server at {self.settings.display()}: "
+                                    "REDIS_URL says rediss:// but the server answers without TLS; use redis://")
+            raise error from None
         self.client = client
+
+    def _answers_plain(self) -> bool:
+        """A TLS handshake with a server that does not speak TLS just hangs: ask in plain text."""
+        parts = urlsplit(self.settings.url)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith((b"+", b"-"))
+        except OSError:
+            return False
 
     def close(self) -> None:
         if self.client is not None:

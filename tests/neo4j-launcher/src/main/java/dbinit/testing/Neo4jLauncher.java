@@ -10,6 +10,9 @@ import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.configuration.ssl.ClientAuth;
+import org.neo4j.configuration.ssl.SslPolicyConfig;
+import org.neo4j.configuration.ssl.SslPolicyScope;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.io.fs.DefaultFileSystemAbstraction;
@@ -25,7 +28,8 @@ import org.neo4j.string.UTF8;
 /**
  * Starts an embedded Neo4j Community DBMS with Bolt on 127.0.0.1:PORT and auth on.
  * Usage: Neo4jLauncher HOME PORT PASSWORD [HOST]. Bolt listens on HOST (default 127.0.0.1). The password is set before the first start, as the
- * official image does. Prints "READY" on stdout once started; stops cleanly on SIGTERM.
+ * official image does. With the environment variable NEO4J_TLS_DIR (holding private.key and public.crt), Bolt
+ * requires TLS. Prints "READY" on stdout once started; stops cleanly on SIGTERM.
  */
 public final class Neo4jLauncher {
     public static void main(String[] args) throws Exception {
@@ -37,10 +41,24 @@ public final class Neo4jLauncher {
         if (!Files.exists(home.resolve("data"))) {
             setInitialPassword(home, password);
         }
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        String tls = System.getenv("NEO4J_TLS_DIR");
+        if (tls != null) {
+            Path dir = Path.of(tls);
+            Files.createDirectories(dir.resolve("trusted"));
+            Files.createDirectories(dir.resolve("revoked"));
+            SslPolicyConfig bolt = SslPolicyConfig.forScope(SslPolicyScope.BOLT);
+            builder.setConfig(bolt.enabled, true)
+                .setConfig(bolt.base_directory, dir)
+                .setConfig(bolt.private_key, dir.resolve("private.key"))
+                .setConfig(bolt.public_certificate, dir.resolve("public.crt"))
+                .setConfig(bolt.client_auth, ClientAuth.NONE);
+        }
+        DatabaseManagementService dbms = builder
             .setConfig(BoltConnector.enabled, true)
             .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
-            .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
+            .setConfig(BoltConnector.encryption_level,
+                tls != null ? BoltConnector.EncryptionLevel.REQUIRED : BoltConnector.EncryptionLevel.DISABLED)
             .setConfig(GraphDatabaseSettings.auth_enabled, true)
             .setConfig(GraphDatabaseSettings.pagecache_memory, 64L * 1024 * 1024)
             // Without these a SIGTERM waits out the Bolt thread pool (about 12 s).
