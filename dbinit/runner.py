@@ -30,6 +30,10 @@ def make_backend(db: str, settings: Settings) -> Backend:
         from .backends.neo4j import Neo4jBackend
 
         backend = Neo4jBackend(settings.neo4j)
+    elif settings.redis.topology == "cluster":
+        from .backends.redis_cluster import RedisClusterBackend
+
+        backend = RedisClusterBackend(settings.redis)
     else:
         from .backends.redis import RedisBackend
 

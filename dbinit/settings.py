@@ -49,6 +49,10 @@ class RedisSettings:
     url: str
     password: str | None
     prefix: str
+    topology: str = "single"  # single, sentinel (the master a Sentinel names) or cluster
+    nodes: tuple[tuple[str, int], ...] = ()  # sentinels, or cluster seed nodes
+    master: str = ""  # the Sentinel master name
+    db: int = 0
 
     def display(self) -> str:
         return _without_credentials(self.url)
@@ -74,14 +78,8 @@ class Settings:
 
 
 def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return parts._replace(netloc=user + netloc).geturl()
+    """The URL with its password taken out (user@ kept), whatever its number of hosts."""
+    return re.sub(r"^([a-z0-9+.-]+://)([^@/]*?)(?::[^@/]*)?@", lambda m: m[1] + (m[2] + "@" if m[2] else ""), url)
 
 
 class _Env:
@@ -270,14 +268,46 @@ def _redis(env: _Env, url_flag: str | None) -> RedisSettings | None:
         return None
     variable = "--redis-url" if url_flag else "REDIS_URL"
     log.add_secret(_url_password(url))
-    parts = _split_url(variable, url, ("redis", "rediss", "unix"), "redis://redis:6379/0")
+    prefix = env.get("DBINIT_REDIS_PREFIX") or "dbinit:"
+    if url.startswith(("redis+sentinel://", "redis+cluster://", "rediss+cluster://")):
+        return _redis_topology(variable, url, env.secret("REDIS_PASSWORD"), prefix)
+    parts = _split_url(variable, url, ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster", "rediss+cluster"),
+                       "redis://redis:6379/0")
     if parts.scheme == "unix" and not parts.path:
         raise ConfigError(f"{variable} names no socket path, e.g. unix:///run/redis/redis.sock")
     number = parse_qs(parts.query).get("db", [parts.path.strip("/") if parts.scheme != "unix" else ""])[0]
     if number and not number.isdigit():
         raise ConfigError(f"{variable}: the database number must be a whole number (redis://host:6379/0), "
                           f"not {number!r}")
-    return RedisSettings(url, env.secret("REDIS_PASSWORD"), env.get("DBINIT_REDIS_PREFIX") or "dbinit:")
+    return RedisSettings(url, env.secret("REDIS_PASSWORD"), prefix)
+
+
+def _redis_topology(variable: str, url: str, password: str | None, prefix: str) -> RedisSettings:
+    """redis+sentinel://[:password@]host:26379[,host:26379…]/MASTER[/DB] and
+    redis+cluster://[:password@]host:7000[,host:7001…] (rediss+cluster:// for TLS)."""
+    scheme, rest = url.split("://", 1)
+    netloc, _, path = rest.partition("/")
+    nodes = []
+    for node in netloc.rpartition("@")[2].split(","):
+        host, _, port = node.rpartition(":") if ":" in node else (node, "", "")
+        if not host:
+            raise ConfigError(f"{variable} names no host in {scheme}://, e.g. {scheme}://redis-a:"
+                              f"{26379 if 'sentinel' in scheme else 7000},redis-b:…")
+        _port(variable, port or None)
+        nodes.append((host, int(port or (26379 if "sentinel" in scheme else 6379))))
+    names = [p for p in path.split("?")[0].split("/") if p]
+    if scheme == "redis+sentinel":
+        if not names:
+            raise ConfigError(f"{variable} names no master: redis+sentinel://sentinel:26379/MASTER-NAME[/DB]")
+        db = names[1] if len(names) > 1 else "0"
+        if not db.isdigit():
+            raise ConfigError(f"{variable}: the database number must be a whole number, not {db!r}")
+        return RedisSettings(url, password, prefix, "sentinel", tuple(nodes), names[0], int(db))
+    if names and names != ["0"]:
+        raise ConfigError(f"{variable}: a Redis Cluster has only database 0, not {'/'.join(names)!r}")
+    if "{" not in prefix:  # the lock and the history must live in one hash slot
+        prefix = "{" + prefix.rstrip(":") + "}:"
+    return RedisSettings(url, password, prefix, "cluster", tuple(nodes))
 
 
 def load(env: Mapping[str, str] | None = None, **flags) -> Settings:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisServer
+from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisSentinel, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 _db_numbers = itertools.count(1)
@@ -170,7 +170,7 @@ def make_server():
 
     def make(kind, **kwargs):
         server = {"postgres": PostgresServer, "redis": RedisServer, "neo4j": Neo4jServer,
-                  "pgbouncer": PgBouncerServer}[kind](**kwargs)
+                  "pgbouncer": PgBouncerServer, "sentinel": RedisSentinel}[kind](**kwargs)
         made.append(server)
         return server
 

@@ -256,6 +256,69 @@ class RedisServer(Server):
             return False
 
 
+class RedisClusterSet:
+    """Three Redis masters in cluster mode on loopback, joined by `redis-cli --cluster create`."""
+
+    def __init__(self, masters: int = 3, password: str = "redis-test-pw-3Kd"):
+        self.password = password
+        # cluster-port: the bus port would otherwise be the port + 10000, too high for a free port.
+        self.nodes = [RedisServer(password, extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                                   "--cluster-node-timeout", "1000", "--masterauth", password,
+                                                   "--cluster-port", str(free_port())])
+                      for _ in range(masters)]
+
+    def start(self) -> "RedisClusterSet":
+        for node in self.nodes:
+            node.start()
+        subprocess.run(["redis-cli", "-a", self.password, "--no-auth-warning", "--cluster", "create",
+                        *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-yes"], check=True, capture_output=True)
+        wait_for(lambda: all(n.client().cluster("info")["cluster_state"] == "ok" for n in self.nodes), 30,
+                 "cluster_state:ok")
+        return self
+
+    def url(self) -> str:
+        return f"redis+cluster://:{self.password}@" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:2])
+
+    def client(self):
+        from redis.cluster import RedisCluster
+
+        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, password=self.password, decode_responses=True)
+
+    def remove(self) -> None:
+        for node in self.nodes:
+            node.remove()
+
+
+class RedisSentinel(Server):
+    """A Redis Sentinel watching `master` under the name `name`, quick to declare it down."""
+
+    name = "sentinel"
+
+    def __init__(self, master: RedisServer, name: str = "mymaster"):
+        super().__init__(master.password)
+        self.master_name = name
+        self.config = self.dir / "sentinel.conf"  # Sentinel rewrites it as it learns
+        self.config.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+                               f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n"
+                               f"sentinel auth-pass {name} {master.password}\n"
+                               f"sentinel down-after-milliseconds {name} 1000\n"
+                               f"sentinel failover-timeout {name} 5000\n")
+
+    def command(self) -> list[str]:
+        return ["redis-server", str(self.config), "--sentinel"]
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+
+    def master_port(self) -> int:
+        return int(self.client().sentinel_get_master_addr_by_name(self.master_name)[1])
+
+    def url(self) -> str:
+        return f"redis+sentinel://:{self.password}@127.0.0.1:{self.port}/{self.master_name}/0"
+
+
 class Neo4jServer(Server):
     """Neo4j Community, embedded by a small Java launcher, Bolt on loopback, auth on."""
 

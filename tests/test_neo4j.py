@@ -159,3 +159,27 @@ def test_a_file_that_wipes_the_graph_keeps_dbinits_history_and_lock(neo4j_db, mi
     assert not query(neo4j_db, "MATCH (l:__DbinitLock) RETURN l")  # released at the end as usual
     second = migrate(neo4j_db, migrations, "migrate")
     assert second.returncode == 0 and "0 applied, 4 already applied" in second.stderr
+
+
+def test_a_routing_uri_works_against_a_single_server_and_a_missing_database_is_78_at_once(neo4j_db, migrations):
+    migrations.write("2025-01-01-001-a.cypher", "CREATE INDEX routed IF NOT EXISTS FOR (r:Routed) ON (r.x);\n"
+                                                "CREATE (:Routed {x: 1});\n")
+    routed = {"NEO4J_URI": f"neo4j://127.0.0.1:{neo4j_db.port}"}
+    result = migrate(neo4j_db, migrations, "migrate", **routed)
+    assert result.returncode == 0, result.stderr
+    assert query(neo4j_db, "MATCH (r:Routed) RETURN count(r) AS n")[0]["n"] == 1
+    started = time.monotonic()
+    missing = migrate(neo4j_db, migrations, "migrate", NEO4J_DATABASE="nosuchdb", DBINIT_WAIT_TIMEOUT="30", **routed)
+    assert missing.returncode == 78 and "NEO4J_DATABASE" in missing.stderr, missing.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_a_routing_uri_waits_for_a_server_started_late(make_server, migrations):
+    late = make_server("neo4j")
+    migrations.write("2025-01-01-001-a.cypher", "CREATE (:Late);\n")
+    starter = late.start_after(2)
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), NEO4J_URI=f"neo4j://127.0.0.1:{late.port}",
+                        NEO4J_AUTH=f"neo4j/{late.password}", DBINIT_WAIT_TIMEOUT="90")
+    starter.join()
+    assert result.returncode == 0, result.stderr
+    assert query(late, "MATCH (l:Late) RETURN count(l) AS n")[0]["n"] == 1

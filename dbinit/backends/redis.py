@@ -38,7 +38,8 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
         return AuthRefused(f"redis: authentication refused at {where}: {text}")
     if isinstance(e, ssl.SSLError) or isinstance(e.__cause__ or e.__context__, ssl.SSLError) or "SSL" in text:
         return ConfigError(f"redis: TLS settings do not fit the server at {where}: {text}")
-    if isinstance(e, (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError)):
+    if isinstance(e, (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError,
+                      redis.exceptions.RedisClusterException, redis.exceptions.ClusterDownError)):
         return NotReady(f"redis: {text}")
     if isinstance(e, redis.ResponseError) and text.startswith("LOADING"):
         return NotReady(f"redis: {text}")
@@ -57,14 +58,19 @@ class RedisBackend(Backend):
         self.history_key = f"{settings.prefix}migrations"
 
     def connect(self, timeout: float) -> None:
-        # One try per attempt (redis-py retries on its own by default), bounded by the attempt's timeout,
-        # the TLS handshake included; once ready, a file's EXEC may take up to a minute.
-        client = redis.Redis.from_url(self.settings.url, password=self.settings.password, socket_connect_timeout=timeout,
-                                      socket_timeout=timeout, retry=Retry(NoBackoff(), 0), client_name="dbinit")
+        client = self._client(timeout)
         try:
             client.ping()
-            client.connection_pool.connection_kwargs["socket_timeout"] = max(timeout, 60)
-            client.connection_pool.disconnect()
+            if self.settings.topology == "single":
+                mode = client.execute_command("INFO", "server").get("redis_mode", "standalone")
+                if mode != "standalone":
+                    raise ConfigError(f"redis: {self.settings.display()} is a Redis {mode.capitalize()} node; use "
+                                      + ("redis+sentinel://HOST:26379/MASTER-NAME" if mode == "sentinel" else
+                                         "redis+cluster://HOST:PORT[,HOST:PORT…]") + " in REDIS_URL")
+            self._lengthen_timeout(client, max(timeout, 60))
+        except ConfigError:
+            client.close()
+            raise
         except Exception as e:
             client.close()
             error = classify_connect_error(e, self.settings.display())
@@ -73,6 +79,24 @@ class RedisBackend(Backend):
                                     "REDIS_URL says rediss:// but the server answers without TLS; use redis://")
             raise error from None
         self.client = client
+
+    @staticmethod
+    def _lengthen_timeout(client: redis.Redis, seconds: float) -> None:
+        client.connection_pool.connection_kwargs["socket_timeout"] = seconds
+        client.connection_pool.disconnect()
+
+    def _client(self, timeout: float):
+        """One try per attempt (redis-py retries on its own by default), bounded by the attempt's
+        timeout, the TLS handshake included; once ready, a file's EXEC may take up to a minute."""
+        common = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0),
+                  "client_name": "dbinit"}
+        password = self.settings.password or urlsplit(self.settings.url).password
+        if self.settings.topology == "sentinel":
+            from redis.sentinel import Sentinel
+
+            sentinels = Sentinel(list(self.settings.nodes), socket_timeout=timeout, socket_connect_timeout=timeout)
+            return sentinels.master_for(self.settings.master, password=password, db=self.settings.db, **common)
+        return redis.Redis.from_url(self.settings.url, password=self.settings.password, **common)
 
     def _answers_plain(self) -> bool:
         """A TLS handshake with a server that does not speak TLS just hangs: ask in plain text."""
@@ -204,16 +228,16 @@ class RedisBackend(Backend):
             raise ConnectionLost(self.name, str(e), migration.path) from None
         return applied
 
-    def _pipeline(self, transaction: bool):
+    def _pipeline(self, transaction: bool, target: redis.Redis | None = None):
         """A pipeline that hands replies back raw: redis-py's reply parsers know nothing of the
         commands a user's file may hold (and choke on some, such as COMMAND GETKEYS)."""
-        pipe = self.client.pipeline(transaction=transaction)
+        pipe = (target or self.client).pipeline(transaction=transaction)
         pipe.response_callbacks = {}
         return pipe
 
-    def _save(self, keys: list[bytes]) -> list[tuple[bytes, bytes | None, int]]:
+    def _save(self, keys: list[bytes], target: redis.Redis | None = None) -> list[tuple[bytes, bytes | None, int]]:
         """(key, DUMP or None when absent, TTL in ms or 0) for each key, in one round trip."""
-        pipe = self.client.pipeline(transaction=True)
+        pipe = (target or self.client).pipeline(transaction=True)
         for k in keys:
             pipe.dump(k)
             pipe.pttl(k)

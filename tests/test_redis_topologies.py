@@ -1,0 +1,136 @@
+"""Redis where one server is not enough: a master, a replica and a Sentinel; a 3-master Cluster."""
+import time
+
+import pytest
+
+from conftest import run_dbinit
+from servers import wait_for
+
+
+@pytest.fixture
+def sentinel_setup(make_server):
+    master = make_server("redis").start()
+    replica = make_server("redis", extra=["--replicaof", "127.0.0.1", str(master.port),
+                                          "--masterauth", master.password]).start()
+    sentinel = make_server("sentinel", master=master).start()
+    return master, replica, sentinel
+
+
+def test_through_sentinel_dbinit_migrates_the_master_and_after_a_failover_the_new_one(sentinel_setup, migrations):
+    master, replica, sentinel = sentinel_setup
+    migrations.write("V1-a.redis", "SET a 1\n")
+    first = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=sentinel.url())
+    assert first.returncode == 0, first.stderr
+    assert master.client().get("a") == "1"
+    wait_for(lambda: replica.client().get("a") == "1", 10, "the replica caught up")
+
+    sentinel.client().execute_command("SENTINEL", "FAILOVER", sentinel.master_name)
+    wait_for(lambda: sentinel.master_port() == replica.port and replica.client().info("replication")["role"] == "master",
+             30, "the replica promoted")
+    migrations.write("V2-b.redis", "SET b 2\n")
+    second = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=sentinel.url())
+    assert second.returncode == 0, second.stderr
+    assert "1 applied, 1 already applied" in second.stderr
+    assert replica.client().get("b") == "2"
+
+
+def test_a_sentinel_that_knows_no_such_master_is_waited_for_until_the_deadline(sentinel_setup):
+    _, _, sentinel = sentinel_setup
+    started = time.monotonic()
+    result = run_dbinit("wait", REDIS_URL=sentinel.url().replace("/mymaster/", "/othermaster/"),
+                        DBINIT_WAIT_TIMEOUT="3")
+    assert result.returncode == 69 and "othermaster" in result.stderr
+    assert 3 <= time.monotonic() - started < 10
+
+
+def test_a_plain_url_pointed_at_a_sentinel_says_what_to_set(sentinel_setup):
+    _, _, sentinel = sentinel_setup
+    result = run_dbinit("wait", REDIS_URL=f"redis://127.0.0.1:{sentinel.port}/0")
+    assert result.returncode == 78 and "redis+sentinel://" in result.stderr
+
+
+@pytest.fixture
+def cluster():
+    from servers import RedisClusterSet
+
+    made = RedisClusterSet().start()
+    yield made
+    made.remove()
+
+
+def test_ten_runners_on_a_three_master_cluster_apply_hash_tagged_files_exactly_once(cluster, migrations):
+    for n in range(1, 31):  # files spread over several slots, and so over the three masters
+        migrations.write(f"V{n:03d}-mark.redis", f"RPUSH {{tag{n % 5}}}:marks {n}\nSET {{tag{n % 5}}}:last {n}\n")
+    env = {"REDIS_URL": cluster.url(), "DBINIT_LOCK_TIMEOUT": "120"}
+    from conftest import start_dbinit
+    from fleet import finish
+
+    results = [finish(p) for p in [start_dbinit("migrate", "--migrations", str(migrations.path), **env)
+                                   for _ in range(10)]]
+    assert [code for code, _ in results] == [0] * 10, [err[-1500:] for code, err in results if code]
+    c = cluster.client()
+    marks = sorted(int(x) for t in range(5) for x in c.lrange(f"{{tag{t}}}:marks", 0, -1))
+    assert marks == list(range(1, 31))  # each file once
+    assert len(c.hkeys("{dbinit}:migrations")) == 30
+    assert len({c.keyslot(f"{{tag{t}}}:marks") for t in range(5)}) == 5
+    again = run_dbinit("migrate", "--migrations", str(migrations.path), **env)
+    assert again.returncode == 0 and "0 applied, 30 already applied" in again.stderr
+
+
+def test_a_file_whose_keys_span_slots_is_refused_before_anything_runs(cluster, migrations):
+    migrations.write("V1-fine.redis", "SET {app}:a 1\n")
+    bad = migrations.write("V2-spread.redis", "SET user:1 x\nSET user:2 y\n")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=cluster.url())
+    assert result.returncode == 65, result.stderr
+    assert f"{bad}: its keys live in different hash slots (user:1 in slot" in result.stderr
+    assert "hash tag" in result.stderr
+    assert cluster.client().get("{app}:a") is None
+
+
+def test_a_plain_url_pointed_at_a_cluster_node_says_what_to_set(cluster):
+    node = cluster.nodes[0]
+    result = run_dbinit("wait", REDIS_URL=node.url())
+    assert result.returncode == 78 and "redis+cluster://" in result.stderr
+
+
+def test_a_master_killed_before_the_run_is_reported_clearly(cluster, migrations):
+    migrations.write("V1-a.redis", "SET {app}:a 1\n")
+    cluster.nodes[2].kill()
+    wait_for(lambda: cluster.nodes[0].client().cluster("info")["cluster_state"] == "fail", 15, "cluster_state:fail")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=cluster.url(),
+                        DBINIT_WAIT_TIMEOUT="3")
+    assert result.returncode == 69, result.stderr
+    assert "not serving every hash slot (cluster_state:fail); a master may be down" in result.stderr
+
+
+def move_slot(cluster, key: str) -> None:
+    """Move `key`'s slot to another master as redis-cli --cluster reshard does, keys included."""
+    c = cluster.nodes[0].client()
+    slot = c.cluster("keyslot", key)
+    ids = {int(line.split()[1].split(":")[1].split("@")[0]): line.split()[0]
+           for line in c.execute_command("CLUSTER", "NODES").splitlines()}
+    owner = next(n for n in cluster.nodes if n.client().cluster("countkeysinslot", slot) or
+                 any(r[0] <= slot <= r[1] and r[2][1] == n.port for r in c.execute_command("CLUSTER", "SLOTS")))
+    target = next(n for n in cluster.nodes if n is not owner)
+    target.client().execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner.port])
+    owner.client().execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+    while keys := owner.client().execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100):
+        owner.client().execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "AUTH", cluster.password,
+                                       "KEYS", *keys)
+    for node in cluster.nodes:
+        node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+
+
+def test_a_slot_moved_to_another_master_during_the_run_is_followed(cluster, migrations):
+    from conftest import start_dbinit
+    from fleet import finish, wait_for_line
+
+    for n in range(1, 401):
+        migrations.write(f"V{n:03d}-mark.redis", f"RPUSH {{moving}}:marks {n}\n")
+    runner = start_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=cluster.url())
+    wait_for_line(runner, "applied V010")
+    move_slot(cluster, "{moving}:marks")
+    code, err = finish(runner)
+    assert code == 0, err[-3000:]
+    assert "its hash slot is moving" in err and "following it" in err
+    assert [int(x) for x in cluster.client().lrange("{moving}:marks", 0, -1)] == list(range(1, 401))
