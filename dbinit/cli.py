@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_and_map(argv: list[str]) -> int:
+    log.install()
     # PID 1 in a container gets no default signal handling: handle both ourselves.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)

@@ -112,7 +112,17 @@ class Runner:
         with self.connected(self.settings.configured()) as backends:
             return [plan for _, plan in self._plans(catalog, backends)]
 
-    def migrate(self, dry_run: bool = False) -> list[Plan]:
+    def check(self) -> list[Plan]:
+        """Files versus history without the lock and without writing: what `migrate` would do."""
+        catalog = self.catalog()
+        with self.connected(self.settings.configured()) as backends:
+            plans = [plan for _, plan in self._plans(catalog, [b for b in backends if b.name in catalog.databases()])]
+        for plan in plans:
+            plan.check(self.settings.out_of_order)
+        return plans
+
+    def migrate(self, dry_run: bool = False) -> list[tuple[Plan, list[Applied]]]:
+        """Apply what is pending; each database's plan (as found under the lock) and what was applied."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
             active = [b for b in backends if b.name in catalog.databases()]
@@ -137,19 +147,22 @@ class Runner:
                         log.info(plan.db, f"would apply {m.label} {m.description} ({m.path})")
                     if not plan.pending:
                         log.info(plan.db, "up to date; nothing would be applied")
-                return [p for _, p in plans]
+                return [(p, []) for _, p in plans]
+            done: list[tuple[Plan, list[Applied]]] = []
             for backend, plan in plans:
+                done.append((plan, []))
                 if plan.pending:
                     backend.prepare()
                 for m in plan.pending:
                     applied = self._apply(backend, m)
+                    done[-1][1].append(applied)
                     log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
                              version=m.version, script=m.script, execution_ms=applied.execution_ms)
                 # Even with nothing applied: a killed earlier run may have left an index populating.
                 backend.finish(self.settings.index_timeout)
                 log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
                          f"{len(plan.of('Applied'))} already applied")
-            return [p for _, p in plans]
+            return done
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:

@@ -14,6 +14,7 @@ import pytest
 from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisSentinel, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["pytester"]
 _db_numbers = itertools.count(1)
 # The container tests need a Docker engine and root: scripts/e2e.sh runs them.
 collect_ignore = [] if os.environ.get("DBINIT_E2E") else ["e2e"]

@@ -76,12 +76,13 @@ def test_validate_warns_by_default_refuses_with_lint_error_and_says_when_squawk_
     assert "Safer: add a new column, backfill" in refused.stderr
 
 
-def test_without_squawk_the_lint_is_skipped_and_validate_says_so(migrations, monkeypatch, capsys):
+def test_without_squawk_the_lint_is_skipped_and_validate_says_so(migrations, monkeypatch, caplog):
     from dbinit.runner import Runner
     from dbinit.settings import load
 
     migrations.write("V001-retype-up.sql", "ALTER TABLE users ALTER COLUMN email TYPE varchar(300);\n")
     monkeypatch.setattr(lint, "squawk", lambda: None)
-    report = Runner(load({"DBINIT_LINT": "error"}, migrations=str(migrations.path))).validate()
+    with caplog.at_level("INFO", logger="dbinit"):
+        report = Runner(load({"DBINIT_LINT": "error"}, migrations=str(migrations.path))).validate()
     assert report.lint_skipped and report.warnings == []
-    assert "lint of blocking DDL was skipped: squawk is not installed" in capsys.readouterr().err
+    assert "lint of blocking DDL was skipped: squawk is not installed" in caplog.text

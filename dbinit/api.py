@@ -1,0 +1,119 @@
+"""dbinit as a library: the same migrations, waits and checks as the command line, from Python.
+
+    import dbinit
+    result = dbinit.migrate("migrations", postgres_url="postgresql://app:secret@localhost/app_test")
+    result.databases["postgres"].applied   # what this call applied, with durations
+
+Settings are keyword arguments; the environment is read only with `from_environment=True`
+(`env` adds variables by name, as the command line takes them: `{"NEO4J_AUTH": "neo4j/pw"}`).
+Errors are the typed exceptions of `dbinit.errors` (the command line maps each to its exit code).
+Nothing here prints, exits or installs signal handlers; events go to the `dbinit` logger. Each
+call opens its own connections and takes its own locks, so calls may run side by side.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .plan import Applied, Plan
+from .runner import Runner
+from .settings import Settings, load
+
+
+@dataclass(frozen=True)
+class DatabaseResult:
+    """One database after a call: what it applied (in order, with durations) and what is left."""
+
+    database: str
+    applied: list[Applied] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # versions not applied (a dry run, check, status)
+    already_applied: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.pending or self.changed or self.failed)
+
+
+@dataclass(frozen=True)
+class Result:
+    databases: dict[str, DatabaseResult]
+
+    @property
+    def up_to_date(self) -> bool:
+        return all(d.up_to_date for d in self.databases.values())
+
+
+def _settings(migrations: str | Path, settings: Settings | None, from_environment: bool,
+              env: Mapping[str, str] | None, postgres_url: str | None, neo4j_uri: str | None,
+              neo4j_auth: tuple[str, str] | None, redis_url: str | None, **flags: object) -> Settings:
+    if settings is not None:
+        return settings
+    variables = dict(os.environ) if from_environment else {}
+    variables.update(env or {})
+    if neo4j_auth is not None:
+        variables["NEO4J_AUTH"] = "/".join(neo4j_auth)
+    return load(variables, migrations=str(migrations), postgres_url=postgres_url, neo4j_uri=neo4j_uri,
+                redis_url=redis_url, **flags)
+
+
+def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) -> Result:
+    done = applied or {}
+    out = {}
+    for plan in plans:
+        ran = {a.version for a in done.get(plan.db, [])}
+        out[plan.db] = DatabaseResult(
+            plan.db, done.get(plan.db, []),
+            pending=[e.label for e in plan.of("Pending") if e.version not in ran],
+            already_applied=[e.label for e in plan.of("Applied")], changed=[e.label for e in plan.of("Changed")],
+            missing=[e.label for e in plan.of("Missing")], failed=[e.label for e in plan.of("Failed")])
+    return Result(out)
+
+
+def migrate(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
+            neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
+            env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
+            dry_run: bool = False, out_of_order: bool | None = None, wait_timeout: float | None = None,
+            lock_timeout: float | None = None) -> Result:
+    """Wait, lock, apply every pending migration; what `dbinit migrate` does."""
+    runner = Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
+                              redis_url, out_of_order=out_of_order, wait_timeout=_text(wait_timeout),
+                              lock_timeout=_text(lock_timeout)))
+    done = runner.migrate(dry_run=dry_run)
+    return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
+
+
+def status(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
+           neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
+           env: Mapping[str, str] | None = None, from_environment: bool = False,
+           settings: Settings | None = None) -> Result:
+    """Files versus history, as `dbinit status` shows it."""
+    return _result(Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
+                                    redis_url)).status())
+
+
+def check(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
+          neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
+          env: Mapping[str, str] | None = None, from_environment: bool = False,
+          settings: Settings | None = None) -> Result:
+    """No lock, no writes: `.up_to_date` when nothing is pending. Changed files, failed marks and
+    out-of-order files raise as they would stop `migrate`."""
+    return _result(Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
+                                    redis_url)).check())
+
+
+def wait(*, postgres_url: str | None = None, neo4j_uri: str | None = None, neo4j_auth: tuple[str, str] | None = None,
+         redis_url: str | None = None, env: Mapping[str, str] | None = None, from_environment: bool = False,
+         settings: Settings | None = None, timeout: float | None = None) -> None:
+    """Return once every configured database answers a real query; NotReady at the deadline."""
+    Runner(_settings("migrations", settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth, redis_url,
+                     wait_timeout=_text(timeout))).wait()
+
+
+def _text(seconds: float | None) -> str | None:
+    """Durations go through the same checks as the command line's flags."""
+    return None if seconds is None else str(seconds)
