@@ -27,9 +27,9 @@ class Fleet:
         self.count = 0
 
     def write(self, count: int, pg_sleep: float = 0.0) -> None:
-        """`count` migrations per configured database, each leaving mark n."""
-        self.count = count
-        for n in range(1, count + 1):
+        """`count` more migrations per configured database, each leaving mark n."""
+        first, self.count = self.count + 1, self.count + count
+        for n in range(first, self.count + 1):
             if self.pg is not None:
                 sleep = f"SELECT pg_sleep({pg_sleep});\n" if pg_sleep else ""
                 self.migrations.write(f"V{n:03d}-mark-up.sql",
