@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from datetime import date, datetime, timezone
 from typing import Iterator
 
@@ -10,6 +11,7 @@ from . import content, files, log, readiness
 from .backends.base import Backend
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, Problem, UsageError
 from .files import Catalog, Migration
+from .progress import Monitor
 from .plan import Applied, Plan, reconcile
 from .settings import Settings
 
@@ -151,15 +153,18 @@ class Runner:
             done: list[tuple[Plan, list[Applied]]] = []
             for backend, plan in plans:
                 done.append((plan, []))
-                if plan.pending:
-                    backend.prepare()
-                for m in plan.pending:
-                    applied = self._apply(backend, m)
-                    done[-1][1].append(applied)
-                    log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
-                             version=m.version, script=m.script, execution_ms=applied.execution_ms)
-                # Even with nothing applied: a killed earlier run may have left an index populating.
-                backend.finish(self.settings.index_timeout)
+                with Monitor(backend.name, self.settings.progress_interval) as monitor:
+                    if plan.pending:
+                        backend.prepare()
+                    for m in plan.pending:
+                        with monitor.watch(f"{m.label} {m.description}", partial(backend.describe, m)):
+                            applied = self._apply(backend, m)
+                        done[-1][1].append(applied)
+                        log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
+                                 version=m.version, script=m.script, execution_ms=applied.execution_ms)
+                    # Even with nothing applied: a killed earlier run may have left an index populating.
+                    with monitor.watch("waiting for indexes", backend.describe_finish):
+                        backend.finish(self.settings.index_timeout)
                 log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
                          f"{len(plan.of('Applied'))} already applied")
             return done

@@ -69,6 +69,7 @@ class Settings:
     lock_timeout: float
     lock_lease: float
     index_timeout: float
+    progress_interval: float
     log_format: str
     out_of_order: bool
     lint: str = "warn"  # off, warn, error: squawk's findings in pending PostgreSQL files
@@ -332,6 +333,7 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         lock_timeout=e.seconds("DBINIT_LOCK_TIMEOUT", 300, ("--lock-timeout", flags.get("lock_timeout"))),
         lock_lease=e.seconds("DBINIT_LOCK_LEASE", 10, positive=True),
         index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
+        progress_interval=e.seconds("DBINIT_PROGRESS_INTERVAL", 5, positive=True),
         log_format=log_format,
         out_of_order=bool(out_of_order),
         lint=lint,

@@ -117,6 +117,15 @@ class Backend(ABC):
     def finish(self, timeout: float) -> None:
         """After applying: make sure what was applied is usable (Neo4j waits for indexes)."""
 
+    def describe(self, migration: Migration, elapsed: float) -> tuple[str, dict[str, object]] | None:
+        """What the server says a long-running migration is doing (asked from another connection,
+        from the progress thread); None when it says nothing more than that it runs."""
+        return None
+
+    def describe_finish(self, elapsed: float) -> tuple[str, dict[str, object]] | None:
+        """The same while `finish` waits."""
+        return None
+
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
         """Hold the migration lock, polling until `timeout`; always released, even on an exception."""

@@ -369,6 +369,27 @@ class Neo4jBackend(Backend):
         return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed} "
                                f"(statement: {stmt.text.splitlines()[0][:120]})", line)
 
+    def describe(self, migration: Migration, elapsed: float) -> tuple[str, dict[str, object]] | None:
+        """The running transaction of this runner, as SHOW TRANSACTIONS has it."""
+        rows = self._query("SHOW TRANSACTIONS YIELD transactionId, elapsedTime, status, currentQuery, metaData "
+                           "WHERE metaData.dbinit = $owner RETURN transactionId, elapsedTime.milliseconds AS ms, "
+                           "status, currentQuery", owner=self.owner)
+        if not rows:
+            return None
+        r = rows[0]
+        query = " ".join((r["currentQuery"] or "").split())[:80]
+        return (f"transaction {r['transactionId']} {r['status']} for {r['ms'] / 1000:.0f} s: {query}",
+                {"transaction": r["transactionId"], "status": r["status"], "query": query})
+
+    def describe_finish(self, elapsed: float) -> tuple[str, dict[str, object]] | None:
+        """Each index still populating, with its populationPercent."""
+        rows = self._query("SHOW INDEXES YIELD name, state, populationPercent WHERE state = 'POPULATING' "
+                           "RETURN name, populationPercent AS percent")
+        if not rows:
+            return None
+        return ("populating " + ", ".join(f"{r['name']} {r['percent']:.0f}%" for r in rows),
+                {"indexes": {r["name"]: round(r["percent"], 1) for r in rows}})
+
     def finish(self, timeout: float) -> None:
         """Wait until every index is ONLINE, so the application never starts on a populating one."""
         try:

@@ -89,6 +89,8 @@ CASES = [
          env={"DBINIT_PG_LOCK_TIMEOUT": "0"}),
     Case("pg-lock-retries", 78, "DBINIT_PG_LOCK_RETRIES must be a whole number", env={"DBINIT_PG_LOCK_RETRIES": "many"}),
     Case("pg-pooler", 78, "DBINIT_PG_POOLER must be none, session or transaction", env={"DBINIT_PG_POOLER": "pgbouncer"}),
+    Case("progress-interval", 78, "DBINIT_PROGRESS_INTERVAL must be a positive number",
+         env={"DBINIT_PROGRESS_INTERVAL": "0"}),
     Case("lint-mode", 78, "DBINIT_LINT must be off, warn or error", env={"DBINIT_LINT": "strict"}),
     Case("lint-error", 65, "V002-b-up.sql:1: changing-column-type",
          {"V002-b-up.sql": "ALTER TABLE marker ALTER COLUMN id TYPE bigint;"}, env={"DBINIT_LINT": "error"}),
