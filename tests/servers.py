@@ -240,6 +240,16 @@ class RedisServer(Server):
     def url(self, password: str | None = None, db: int = 0) -> str:
         return f"redis://:{self.password if password is None else password}@127.0.0.1:{self.port}/{db}"
 
+    def restart_loading(self, keys: int = 100000) -> None:
+        """Saved with `keys` keys, then started again with a load slowed down so that it answers
+        LOADING for a few seconds (needs --enable-debug-command local)."""
+        self.client().execute_command("DEBUG", "POPULATE", str(keys))
+        self.client().save()
+        self.stop()
+        self.extra += ["--key-load-delay", "40", "--loading-process-events-interval-bytes", "1024"]
+        self.start(wait=False)
+        time.sleep(0.3)
+
     def client(self, db: int = 0):
         import redis
 

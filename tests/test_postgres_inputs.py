@@ -82,14 +82,6 @@ def test_pg_dumps_restrict_lines_are_dropped_and_other_meta_commands_still_refus
     assert pg.sql("SELECT to_regclass('b') IS NULL") == "t"
 
 
-def test_copy_rows_without_their_end_line_are_refused_before_anything_runs(pg, migrations):
-    migrations.write("V001-a-up.sql", "CREATE TABLE a (id int);\n")
-    bad = migrations.write("V002-rows-up.sql", "COPY a (id) FROM stdin;\n1\n2\n")
-    result = migrate(pg, migrations, "migrate")
-    assert result.returncode == 65 and f"{bad.name}:1: COPY" in result.stderr and "\\." in result.stderr
-    assert pg.sql("SELECT to_regclass('a') IS NULL") == "t"
-
-
 def test_a_file_that_drops_and_recreates_the_public_schema_keeps_dbinits_history(pg, migrations):
     migrations.write("V001-tables-up.sql", "CREATE TABLE old_stuff (id int);\n")
     migrations.write("V002-reset-up.sql", "DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n"

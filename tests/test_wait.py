@@ -37,13 +37,7 @@ def test_a_server_restarted_during_the_wait_is_waited_out(make_server):
 
 def test_redis_answering_loading_is_waited_out(make_server):
     rd = make_server("redis", extra=["--enable-debug-command", "local"]).start()
-    rd.client().execute_command("DEBUG", "POPULATE", "100000")
-    rd.client().save()
-    rd.stop()
-    # Slow the load down so that PING answers LOADING for a few seconds.
-    rd.extra += ["--key-load-delay", "40", "--loading-process-events-interval-bytes", "1024"]
-    rd.start(wait=False)
-    time.sleep(0.5)
+    rd.restart_loading()
     result = run_dbinit("wait", REDIS_URL=rd.url(), DBINIT_WAIT_TIMEOUT="60")
     assert result.returncode == 0, result.stderr
     assert rd.client().dbsize() == 100000

@@ -167,12 +167,7 @@ def test_a_database_restarted_mid_run_is_named_with_the_file_and_reason_and_a_la
 
 def test_a_redis_still_loading_its_data_is_waited_for_before_migrating(migrations, make_server):
     rd = make_server("redis", extra=["--enable-debug-command", "local"]).start()
-    rd.client().execute_command("DEBUG", "POPULATE", "100000")
-    rd.client().save()
-    rd.stop()
-    rd.extra += ["--key-load-delay", "40", "--loading-process-events-interval-bytes", "1024"]
-    rd.start(wait=False)
-    time.sleep(0.3)
+    rd.restart_loading()
     fleet = Fleet(migrations, redis=rd)
     fleet.write(3)
     result = run_dbinit("migrate", "--migrations", str(migrations.path), **fleet.env)
