@@ -5,11 +5,12 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 from . import log
-from .errors import DbinitError, Interrupted, InvalidMigrations, UsageError
+from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
 
-COMMANDS = ("migrate", "wait", "status", "validate", "down", "new", "baseline", "repair")
+COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "baseline", "repair")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     m.add_argument("--out-of-order", action="store_true", default=None,
                    help="allow pending migrations older than the newest applied one (DBINIT_OUT_OF_ORDER)")
-    sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
+    w = sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
+    w.add_argument("--migrated", action="store_true",
+                   help="also wait until no migration is pending (applied elsewhere: a Job, a Helm hook)")
+    sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
     sub.add_parser("status", parents=[common], help="show the migration history")
     sub.add_parser("validate", parents=[common], help="check the migration files offline")
     d = sub.add_parser("down", parents=[common], help="Postgres: revert migrations newer than VERSION")
@@ -64,7 +68,7 @@ def _on_signal(signum, frame):
     raise Interrupted(signum)
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], report) -> int:
     from .runner import Runner
     from .settings import load
 
@@ -73,14 +77,23 @@ def run(argv: list[str]) -> int:
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
         argv = ["migrate", *argv]
     args = _parser().parse_args(argv)
+    report.command = args.command
     settings = load(migrations=args.migrations, postgres_url=args.postgres_url, neo4j_uri=args.neo4j_uri,
                     redis_url=args.redis_url, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None))
-    runner = Runner(settings)
+    report.path, report.termination_log = settings.report, settings.termination_log
+    runner = Runner(settings, report)
     if args.command == "migrate":
         runner.migrate(dry_run=args.dry_run)
     elif args.command == "wait":
-        runner.wait()
+        runner.wait_migrated() if args.migrated else runner.wait()
+    elif args.command == "check":
+        pending = [(p.db, m) for p in runner.check() for m in p.pending]
+        for db, m in pending:
+            log.info(db, f"pending: {m.label} {m.description} ({m.path})")
+        if pending:
+            raise Pending(f"{len(pending)} migration(s) pending: " + ", ".join(f"{db} {m.label}" for db, m in pending))
+        log.info("dbinit", "up to date")
     elif args.command == "status":
         print(_status_table(runner.status()))
     elif args.command == "validate":
@@ -108,25 +121,43 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_and_map(argv: list[str]) -> int:
+    from .report import RunReport
+
     log.install()
     # PID 1 in a container gets no default signal handling: handle both ourselves.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    report = RunReport(path=Path(os.environ["DBINIT_REPORT"]) if os.environ.get("DBINIT_REPORT") else None,
+                       termination_log=Path(os.environ.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"))
+    error: BaseException | None = None
     try:
-        return run(argv)
+        code = run(argv, report)
     except Interrupted as e:
         log.error("dbinit", f"{e}; open transactions rolled back, locks released")
-        return e.exit_code
+        code, error = e.exit_code, e
     except InvalidMigrations as e:
         for problem in e.problems:
             log.error("dbinit", str(problem), exit_code=e.exit_code)
-        return e.exit_code
+        code, error = e.exit_code, e
     except DbinitError as e:
         log.error(e.source, str(e), exit_code=e.exit_code)
-        return e.exit_code
+        code, error = e.exit_code, e
     except Exception as e:  # a server that went away mid-run, say: one clear line, not a traceback
         log.error("dbinit", f"{type(e).__name__}: {e}", exit_code=1)
-        return 1
+        code, error = 1, e
+    _write_results(report, code, error)
+    return code
+
+
+def _write_results(report, code: int, error: BaseException | None) -> None:
+    """The run report (DBINIT_REPORT) and, where Kubernetes keeps one, the termination message."""
+    try:
+        if report.path is not None:
+            report.write(report.path, code, error)
+        if report.termination_log.exists():
+            report.termination_log.write_text(log.redact(report.summary(code, error)), encoding="utf-8")
+    except OSError as e:
+        log.warn("dbinit", f"could not write the run report or termination message: {e}")
 
 
 if __name__ == "__main__":

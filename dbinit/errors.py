@@ -37,6 +37,12 @@ class UsageError(DbinitError):
     exit_code = 64
 
 
+class Pending(DbinitError):
+    """`dbinit check`: migrations are pending (nothing is wrong, but the databases are not current)."""
+
+    exit_code = 3
+
+
 class InvalidMigrations(DbinitError):
     """Bad names, duplicates, syntax, changed checksums, out-of-order files."""
 
@@ -90,8 +96,10 @@ class MigrationFailed(DbinitError):
 
     exit_code = 1
 
-    def __init__(self, db: str, path: Path | None, detail: str, line: int | None = None):
+    def __init__(self, db: str, path: Path | None, detail: str, line: int | None = None,
+                 statement: str | None = None, code: str | None = None):
         self.db, self.path, self.detail, self.line = db, path, detail, line
+        self.statement, self.code = statement, code  # the statement's first line; SQLSTATE or Neo4j code
         self.source = db
         super().__init__(str(Problem(path, detail, line)))
 

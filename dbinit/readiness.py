@@ -38,7 +38,8 @@ def _probe(backend: Backend, deadline: float, results: queue.Queue) -> None:
     except Exception as e:  # AuthRefused, ConfigError: fail at once, without waiting out the deadline
         results.put((backend, e))
     else:
-        log.info(backend.name, f"ready after {time.monotonic() - start:.2f} s", elapsed_s=round(time.monotonic() - start, 3))
+        backend.ready_after_s = time.monotonic() - start
+        log.info(backend.name, f"ready after {backend.ready_after_s:.2f} s", elapsed_s=round(backend.ready_after_s, 3))
         results.put((backend, None))
 
 

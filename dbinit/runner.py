@@ -9,9 +9,11 @@ from typing import Iterator
 
 from . import content, files, log, readiness
 from .backends.base import Backend
-from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, Problem, UsageError
+from .backends.base import PROGRESS_EVERY
+from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog, Migration
 from .progress import Monitor
+from .report import RunReport
 from .plan import Applied, Plan, reconcile
 from .settings import Settings
 
@@ -45,8 +47,9 @@ def make_backend(db: str, settings: Settings) -> Backend:
 
 
 class Runner:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, report: RunReport | None = None):
         self.settings = settings
+        self.report = report or RunReport()
 
     def catalog(self) -> Catalog:
         """The migration files, refusing files for a database that is not configured."""
@@ -67,9 +70,15 @@ class Runner:
                 log.info(db, f"waiting for {getattr(self.settings, db).display()}")
             elif db not in self.settings.configured():
                 log.info(db, f"not configured ({VARIABLES[db]} unset): skipped")
+                self.report.skipped(db)
         backends = [make_backend(db, self.settings) for db in dbs]
         try:
-            readiness.wait(backends, self.settings.wait_timeout)
+            try:
+                readiness.wait(backends, self.settings.wait_timeout)
+            finally:
+                for b in backends:
+                    if b.ready_after_s is not None:
+                        self.report.ready(b.name, b.ready_after_s)
             yield backends
         except DbinitError:
             raise
@@ -121,7 +130,26 @@ class Runner:
             plans = [plan for _, plan in self._plans(catalog, [b for b in backends if b.name in catalog.databases()])]
         for plan in plans:
             plan.check(self.settings.out_of_order)
+            self.report.pending(plan.db, plan.pending)
         return plans
+
+    def wait_migrated(self) -> None:
+        """Until `check` finds nothing pending (migrated elsewhere: a Job, a Helm hook), or the
+        deadline: NotReady naming what is still pending."""
+        deadline = time.monotonic() + self.settings.wait_timeout
+        next_report = time.monotonic()
+        while True:
+            pending = [f"{p.db} {m.label}" for p in self.check() for m in p.pending]
+            if not pending:
+                log.info("dbinit", "every configured database is up to date with the migrations")
+                return
+            if time.monotonic() >= deadline:
+                raise NotReady(f"still pending after {self.settings.wait_timeout:g} s (DBINIT_WAIT_TIMEOUT): "
+                               + ", ".join(pending))
+            if time.monotonic() >= next_report:
+                log.info("dbinit", f"waiting for migrations applied elsewhere; pending: {', '.join(pending[:10])}")
+                next_report = time.monotonic() + PROGRESS_EVERY
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def migrate(self, dry_run: bool = False) -> list[tuple[Plan, list[Applied]]]:
         """Apply what is pending; each database's plan (as found under the lock) and what was applied."""
@@ -131,8 +159,11 @@ class Runner:
             if not dry_run:
                 for b in active:
                     locks.enter_context(b.lock(self.settings.lock_timeout))
+                    self.report.locked(b.name, b.lock_wait_s or 0.0)
             # Decided only now, under the locks: a runner that waited finds nothing pending.
             plans = self._plans(catalog, active)
+            for _, plan in plans:
+                self.report.pending(plan.db, plan.pending)
             for _, plan in plans:
                 plan.check(self.settings.out_of_order)
                 for e in plan.of("Missing"):
@@ -160,6 +191,7 @@ class Runner:
                         with monitor.watch(f"{m.label} {m.description}", partial(backend.describe, m)):
                             applied = self._apply(backend, m)
                         done[-1][1].append(applied)
+                        self.report.applied(backend.name, m, applied)
                         log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
                                  version=m.version, script=m.script, execution_ms=applied.execution_ms)
                     # Even with nothing applied: a killed earlier run may have left an index populating.

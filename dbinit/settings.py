@@ -73,6 +73,8 @@ class Settings:
     log_format: str
     out_of_order: bool
     lint: str = "warn"  # off, warn, error: squawk's findings in pending PostgreSQL files
+    report: Path | None = None  # DBINIT_REPORT: the run report's path
+    termination_log: Path = Path("/dev/termination-log")
 
     def configured(self) -> list[str]:
         return [db for db in ("postgres", "neo4j", "redis") if getattr(self, db) is not None]
@@ -334,6 +336,8 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         lock_lease=e.seconds("DBINIT_LOCK_LEASE", 10, positive=True),
         index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
         progress_interval=e.seconds("DBINIT_PROGRESS_INTERVAL", 5, positive=True),
+        report=Path(report) if (report := e.get("DBINIT_REPORT")) else None,
+        termination_log=Path(e.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"),
         log_format=log_format,
         out_of_order=bool(out_of_order),
         lint=lint,

@@ -30,6 +30,8 @@ class Backend(ABC):
     name: str
     lease_s: float = LEASE_S
     _lease: "Lease | None" = None
+    ready_after_s: float | None = None  # how long the wait for it took (readiness sets it)
+    lock_wait_s: float | None = None  # how long taking the migration lock took
 
     @abstractmethod
     def connect(self, timeout: float) -> None:
@@ -142,6 +144,7 @@ class Backend(ABC):
                 next_report = now + PROGRESS_EVERY
             time.sleep(min(delay, max(0.0, timeout - (now - start))) * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 1.0)
+        self.lock_wait_s = time.monotonic() - start
         self._lease = Lease(self.name, self.renew_lock, self.lease_s) if self.leased else None
         try:
             yield

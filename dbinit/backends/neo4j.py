@@ -366,8 +366,9 @@ class Neo4jBackend(Backend):
             line += int(m[1]) - 1
         committed = (f"statements already committed: lines {', '.join(str(s.line) for s in done)}; "
                      "the whole file is retried on the next run") if done else "nothing of this file was committed"
-        return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed} "
-                               f"(statement: {stmt.text.splitlines()[0][:120]})", line)
+        first = stmt.text.splitlines()[0][:120]
+        return MigrationFailed(self.name, migration.path, f"{e.code}: {message}; {committed} (statement: {first})",
+                               line, first, e.code)
 
     def describe(self, migration: Migration, elapsed: float) -> tuple[str, dict[str, object]] | None:
         """The running transaction of this runner, as SHOW TRANSACTIONS has it."""

@@ -220,7 +220,8 @@ class RedisBackend(Backend):
                 c, reply = failed[0]
                 self._restore(saved, migration, f"{c.name} failed at line {c.line}: {reply}")
                 raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
-                                      f"touched were restored and it was not recorded", c.line)
+                                      f"touched were restored and it was not recorded", c.line, " ".join(c.args)[:120],
+                                      str(reply).split()[0])
             applied = replace(applied, execution_ms=round((time.perf_counter() - start) * 1000))
             self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))  # the real time
         except (redis.ConnectionError, redis.TimeoutError) as e:

@@ -101,6 +101,7 @@ CASES = [
     # Command line: 64.
     Case("unknown-command", 64, "unknown command 'migrat'", args=("migrat",)),
     Case("unknown-flag", 64, "unrecognized arguments: --frobnicate", args=("migrate", "--frobnicate")),
+    Case("check-unknown-flag", 64, "unrecognized arguments: --dry-run", args=("check", "--dry-run")),
     Case("down-without-to", 64, "the following arguments are required: --to", args=("down",)),
     Case("new-unknown-database", 64, "invalid choice: 'mysql'", args=("new", "mysql", "x")),
     Case("baseline-bad-version", 64, "'latest' is not a version", args=("baseline", "postgres", "--to", "latest")),

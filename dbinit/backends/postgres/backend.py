@@ -218,7 +218,8 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         elif done:
             detail += f"; {len(done)} earlier statement(s) of this no-transaction migration stay committed, " \
                       "it is marked failed until 'dbinit repair'"
-        return MigrationFailed(self.name, migration.path, f"{detail} (statement: {stmt.text.splitlines()[0][:120]})", line)
+        first = stmt.text.splitlines()[0][:120]
+        return MigrationFailed(self.name, migration.path, f"{detail} (statement: {first})", line, first, e.sqlstate)
 
     def _execute(self, stmt: SqlStatement) -> psycopg.Cursor:
         """One statement; a COPY … FROM stdin gets its rows through the COPY protocol."""

@@ -1,0 +1,96 @@
+"""What a run did, for people who read results rather than logs: one JSON document at exit whatever
+the outcome (DBINIT_REPORT=path, its schema in report.schema.json), and a short summary where
+Kubernetes shows why a container ended (`kubectl describe pod`: /dev/termination-log)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import log
+from .errors import DbinitError, InvalidMigrations, MigrationFailed
+from .files import DATABASES, Migration
+from .plan import Applied
+
+VERSION = "0.2.0"
+MEANINGS = {
+    0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending", 64: "bad command line",
+    65: "bad migration files", 69: "a database was not ready", 75: "the migration lock was not had",
+    77: "authentication or permission refused", 78: "configuration error", 130: "stopped by SIGINT",
+    143: "stopped by SIGTERM",
+}
+TERMINATION_LOG_LIMIT = 4096  # what Kubernetes keeps of a termination message
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RunReport:
+    command: str = "migrate"
+    started: datetime = field(default_factory=_now)
+    databases: dict[str, dict] = field(default_factory=dict)
+    # Where to write at exit: from the settings once loaded (a run that fails loading them reads the
+    # two variables itself).
+    path: Path | None = None
+    termination_log: Path = Path("/dev/termination-log")
+
+    def _db(self, db: str) -> dict:
+        return self.databases.setdefault(db, {"status": "configured", "wait_s": None, "lock_wait_s": None,
+                                              "applied": [], "pending": []})
+
+    def skipped(self, db: str) -> None:
+        self._db(db)["status"] = "skipped"
+
+    def ready(self, db: str, seconds: float) -> None:
+        self._db(db)["wait_s"] = round(seconds, 3)
+
+    def locked(self, db: str, seconds: float) -> None:
+        self._db(db)["lock_wait_s"] = round(seconds, 3)
+
+    def applied(self, db: str, migration: Migration, record: Applied) -> None:
+        self._db(db)["applied"].append({"version": migration.label, "description": migration.description,
+                                        "script": migration.script, "checksum": migration.checksum,
+                                        "duration_ms": record.execution_ms})
+
+    def pending(self, db: str, migrations: list[Migration]) -> None:
+        self._db(db)["pending"] = [m.label for m in migrations]
+
+    def document(self, exit_code: int, error: BaseException | None) -> dict:
+        for db in DATABASES:
+            self.databases.setdefault(db, {"status": "not configured", "wait_s": None, "lock_wait_s": None,
+                                           "applied": [], "pending": []})
+        for entry in self.databases.values():  # what was applied is no longer pending
+            done = {a["version"] for a in entry["applied"]}
+            entry["pending"] = [p for p in entry["pending"] if p not in done]
+        return {"dbinit_version": VERSION, "command": self.command, "exit_code": exit_code,
+                "meaning": MEANINGS.get(exit_code, "failed"), "started_at": self.started.isoformat(),
+                "ended_at": _now().isoformat(), "databases": self.databases, "error": _error(error)}
+
+    def write(self, path: Path, exit_code: int, error: BaseException | None) -> None:
+        text = json.dumps(self.document(exit_code, error), indent=2, default=str) + "\n"
+        path.write_text(log.redact(text), encoding="utf-8")
+
+    def summary(self, exit_code: int, error: BaseException | None) -> str:
+        """A few lines for a termination message: the outcome, and why when it failed."""
+        applied = sum(len(d["applied"]) for d in self.databases.values())
+        head = f"dbinit {self.command}: exit {exit_code} ({MEANINGS.get(exit_code, 'failed')}); {applied} applied"
+        text = head + (f"\n{error}" if error is not None else "") + "\n"
+        return text.encode()[:TERMINATION_LOG_LIMIT].decode(errors="ignore")
+
+
+def _error(error: BaseException | None) -> dict | None:
+    if error is None:
+        return None
+    detail: dict = {"type": type(error).__name__, "message": str(error)}
+    if isinstance(error, DbinitError):
+        detail["database"] = None if error.source == "dbinit" else error.source
+    if isinstance(error, MigrationFailed):
+        detail.update(file=str(error.path) if error.path else None, line=error.line, statement=error.statement,
+                      code=error.code)
+    if isinstance(error, InvalidMigrations):
+        detail["problems"] = [{"file": str(p.path) if p.path else None, "line": p.line, "message": p.message}
+                              for p in error.problems]
+    return detail

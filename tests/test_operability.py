@@ -1,0 +1,100 @@
+"""For people who read results rather than logs: `check` and `wait --migrated` without the lock,
+the JSON run report (validated against its schema) and the Kubernetes termination message."""
+import json
+import time
+from pathlib import Path
+
+import jsonschema
+
+from conftest import ROOT, run_dbinit, start_dbinit
+from fleet import finish
+
+SCHEMA = json.loads((ROOT / "dbinit" / "report.schema.json").read_text())
+
+
+def dbinit(pg, migrations, *args, **env):
+    return run_dbinit(*args, "--migrations", str(migrations.path), POSTGRES_URL=pg.url, **env)
+
+
+def test_check_is_0_when_up_to_date_3_listing_what_is_pending_and_65_for_an_edited_file(pg, migrations):
+    first = migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    pending = dbinit(pg, migrations, "check")
+    assert pending.returncode == 3 and "pending: V1 a" in pending.stderr
+    assert pg.sql("SELECT to_regnamespace('dbinit') IS NULL AND to_regclass('a') IS NULL") == "t"  # wrote nothing
+    assert dbinit(pg, migrations, "migrate").returncode == 0
+    assert dbinit(pg, migrations, "check").returncode == 0
+    first.write_text("CREATE TABLE a (id bigint);\n")
+    assert dbinit(pg, migrations, "check").returncode == 65
+
+
+def test_check_needs_no_lock_while_another_runner_holds_it(pg, migrations):
+    migrations.write("V1-slow-up.sql", "SELECT pg_sleep(4);\n")
+    holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
+    time.sleep(1.5)
+    started = time.monotonic()
+    checked = dbinit(pg, migrations, "check")
+    assert checked.returncode == 3 and time.monotonic() - started < 3
+    assert finish(holder)[0] == 0
+
+
+def test_wait_migrated_returns_once_another_runner_has_migrated_and_69_at_the_deadline(pg, migrations):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    timed_out = dbinit(pg, migrations, "wait", "--migrated", DBINIT_WAIT_TIMEOUT="2")
+    assert timed_out.returncode == 69 and "still pending" in timed_out.stderr and "postgres V1" in timed_out.stderr
+    waiter = start_dbinit("wait", "--migrated", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
+                          DBINIT_WAIT_TIMEOUT="60")
+    time.sleep(2)
+    assert dbinit(pg, migrations, "migrate").returncode == 0
+    migrated = time.monotonic()
+    code, err = finish(waiter, 30)
+    assert code == 0, err
+    assert time.monotonic() - migrated < 3
+
+
+def test_the_run_report_of_a_success_says_what_was_applied_and_how_long_everything_took(pg, migrations, tmp_path):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    migrations.write("V2-b-up.sql", "CREATE TABLE b (id int);\n")
+    path = tmp_path / "report.json"
+    assert dbinit(pg, migrations, "migrate", DBINIT_REPORT=str(path)).returncode == 0
+    report = json.loads(path.read_text())
+    jsonschema.validate(report, SCHEMA, format_checker=jsonschema.FormatChecker())
+    postgres = report["databases"]["postgres"]
+    assert [a["version"] for a in postgres["applied"]] == ["V1", "V2"] and postgres["pending"] == []
+    assert postgres["wait_s"] >= 0 and postgres["lock_wait_s"] >= 0
+    assert report["databases"]["redis"]["status"] == "skipped" and report["exit_code"] == 0 and report["error"] is None
+
+
+def test_the_run_report_of_a_failure_names_file_line_statement_and_code(pg, migrations, tmp_path):
+    bad = migrations.write("V1-bad-up.sql", "CREATE TABLE a (id int);\nINSERT INTO nowhere VALUES (1);\n")
+    path = tmp_path / "report.json"
+    assert dbinit(pg, migrations, "migrate", DBINIT_REPORT=str(path)).returncode == 1
+    report = json.loads(path.read_text())
+    jsonschema.validate(report, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert report["meaning"] == "a migration failed"
+    assert report["error"] | {"message": ""} == {"type": "MigrationFailed", "message": "", "database": "postgres",
+                                                "file": str(bad), "line": 2, "statement": "INSERT INTO nowhere VALUES (1)",
+                                                "code": "42P01"}
+    assert report["databases"]["postgres"]["pending"] == ["V1"]
+
+
+def test_a_run_that_fails_on_its_settings_still_writes_its_report(tmp_path):
+    path = tmp_path / "report.json"
+    result = run_dbinit("migrate", REDIS_URL="http://nope", DBINIT_REPORT=str(path))
+    assert result.returncode == 78
+    report = json.loads(path.read_text())
+    jsonschema.validate(report, SCHEMA)
+    assert report["exit_code"] == 78 and "REDIS_URL" in report["error"]["message"]
+
+
+def test_the_termination_message_says_why_an_init_container_failed(pg, migrations, tmp_path):
+    migrations.write("V1-bad-up.sql", "INSERT INTO nowhere VALUES (1);\n")
+    message = tmp_path / "termination-log"
+    message.write_text("")  # Kubernetes creates it; dbinit writes only where it exists
+    assert dbinit(pg, migrations, "migrate", DBINIT_TERMINATION_LOG=str(message)).returncode == 1
+    text = message.read_text()
+    assert text.startswith("dbinit migrate: exit 1 (a migration failed); 0 applied\n")
+    assert "V1-bad-up.sql:1" in text and "42P01" in text and len(text.encode()) <= 4096
+    assert pg.server.password not in text
+    absent = tmp_path / "absent"
+    assert dbinit(pg, migrations, "migrate", DBINIT_TERMINATION_LOG=str(absent)).returncode == 1
+    assert not Path(absent).exists()
