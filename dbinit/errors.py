@@ -104,6 +104,12 @@ class MigrationFailed(DbinitError):
         super().__init__(str(Problem(path, detail, line)))
 
 
+class HookFailed(DbinitError):
+    """DBINIT_BEFORE_MIGRATE exited non-zero (or could not run): nothing was applied."""
+
+    exit_code = 1
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised from the signal handler so open transactions roll back.
 

@@ -7,7 +7,7 @@ from functools import partial
 from datetime import date, datetime, timezone
 from typing import Iterator
 
-from . import content, files, log, readiness
+from . import content, files, hooks, log, readiness
 from .backends.base import Backend
 from .backends.base import PROGRESS_EVERY
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
@@ -181,6 +181,12 @@ class Runner:
                     if not plan.pending:
                         log.info(plan.db, "up to date; nothing would be applied")
                 return [(p, []) for _, p in plans]
+            if any(plan.pending for _, plan in plans):
+                if self.settings.before_migrate:
+                    hooks.before_migrate(self.settings.before_migrate, [plan for _, plan in plans])
+                for backend, plan in plans:
+                    if plan.pending and self.settings.redis_bgsave and backend.name == "redis":
+                        backend.backup()
             done: list[tuple[Plan, list[Applied]]] = []
             for backend, plan in plans:
                 done.append((plan, []))

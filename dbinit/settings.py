@@ -74,6 +74,8 @@ class Settings:
     out_of_order: bool
     lint: str = "warn"  # off, warn, error: squawk's findings in pending PostgreSQL files
     report: Path | None = None  # DBINIT_REPORT: the run report's path
+    before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
+    redis_bgsave: bool = False  # BGSAVE before a run that changes Redis
     termination_log: Path = Path("/dev/termination-log")
 
     def configured(self) -> list[str]:
@@ -337,6 +339,8 @@ def load(env: Mapping[str, str] | None = None, **flags) -> Settings:
         index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
         progress_interval=e.seconds("DBINIT_PROGRESS_INTERVAL", 5, positive=True),
         report=Path(report) if (report := e.get("DBINIT_REPORT")) else None,
+        before_migrate=e.get("DBINIT_BEFORE_MIGRATE"),
+        redis_bgsave=e.flag("DBINIT_REDIS_BGSAVE"),
         termination_log=Path(e.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"),
         log_format=log_format,
         out_of_order=bool(out_of_order),

@@ -98,3 +98,43 @@ def test_the_termination_message_says_why_an_init_container_failed(pg, migration
     absent = tmp_path / "absent"
     assert dbinit(pg, migrations, "migrate", DBINIT_TERMINATION_LOG=str(absent)).returncode == 1
     assert not Path(absent).exists()
+
+
+def test_the_before_migrate_hook_runs_once_among_racing_runners_and_never_when_nothing_is_pending(pg, redis_db,
+                                                                                              migrations, tmp_path):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    migrations.write("V1-a.redis", "SET a 1\n")
+    runs = tmp_path / "hook-runs"
+    hook = f'echo "backing up $DBINIT_PENDING_POSTGRES / $DBINIT_PENDING_REDIS"; echo run >> {runs}'
+    env = {"POSTGRES_URL": pg.url, "REDIS_URL": redis_db.url(), "DBINIT_BEFORE_MIGRATE": hook}
+    racers = [start_dbinit("migrate", "--migrations", str(migrations.path), **env) for _ in range(5)]
+    results = [finish(p) for p in racers]
+    assert [code for code, _ in results] == [0] * 5
+    assert runs.read_text() == "run\n"
+    assert sum("INFO hook: backing up V1 / V1" in err for _, err in results) == 1  # its output in the log
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
+    assert runs.read_text() == "run\n"  # nothing pending: no backup on every pod start
+
+
+def test_a_failing_before_migrate_hook_stops_the_run_with_every_database_unchanged(pg, redis_db, migrations):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    migrations.write("V1-a.redis", "SET a 1\n")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
+                        REDIS_URL=redis_db.url(), DBINIT_BEFORE_MIGRATE="echo 'pg_dump: connection refused'; exit 3")
+    assert result.returncode == 1
+    assert "pg_dump: connection refused" in result.stderr and "DBINIT_BEFORE_MIGRATE exited with 3" in result.stderr
+    assert pg.sql("SELECT to_regclass('a') IS NULL AND to_regnamespace('dbinit') IS NULL") == "t"
+    assert redis_db.client().dbsize() == 0
+
+
+def test_redis_bgsave_takes_a_snapshot_before_the_first_command(make_server, migrations):
+    rd = make_server("redis").start()
+    rd.client().set("before", "1")
+    migrations.write("V1-a.redis", "SET after 1\n")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=rd.url(), DBINIT_REDIS_BGSAVE="true")
+    assert result.returncode == 0, result.stderr
+    assert "BGSAVE done" in result.stderr and rd.client().get("after") == "1"
+    snapshot = make_server("redis")  # a server started on the dump: it holds the data from before the run
+    (snapshot.dir / "dump.rdb").write_bytes((rd.dir / "dump.rdb").read_bytes())
+    snapshot.start()
+    assert snapshot.client().get("before") == "1" and snapshot.client().get("after") is None

@@ -14,6 +14,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .. import log
 from ..errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
                       NotReady, Problem)
 from ..files import Migration
@@ -169,6 +170,34 @@ class RedisBackend(Backend):
 
     def prepare(self) -> None:
         """A hash needs no creating."""
+
+    def backup(self) -> None:
+        """BGSAVE, and wait until it has finished: the dump on disk is from before the first command."""
+        def saves() -> tuple[dict, object]:
+            info = self.client.info("persistence")  # rdb_saves counts snapshots (Redis 7); LASTSAVE has seconds
+            return info, info.get("rdb_saves", self.client.lastsave())
+
+        info, before = saves()
+        while info.get("rdb_bgsave_in_progress"):  # one already running started before us: ours follows it
+            time.sleep(0.1)
+            info, before = saves()
+        try:
+            self.client.bgsave()
+        except redis.ResponseError as e:
+            raise ConfigError(f"redis: BGSAVE was refused ({e}); unset DBINIT_REDIS_BGSAVE or allow it") from None
+        log.info(self.name, "BGSAVE: waiting for the snapshot before migrating")
+        while True:
+            time.sleep(0.05)
+            info, now = saves()
+            if info.get("rdb_bgsave_in_progress"):
+                continue
+            if info.get("rdb_last_bgsave_status") != "ok":
+                raise MigrationFailed(self.name, None, "BGSAVE failed (rdb_last_bgsave_status:"
+                                      f"{info.get('rdb_last_bgsave_status')}; see the server's log and its dir); "
+                                      "nothing was applied")
+            if now != before:
+                log.info(self.name, "BGSAVE done: the snapshot on disk is from before this run")
+                return
 
     def _getkeys(self, commands: list[Command]) -> list:
         """The server's COMMAND GETKEYS reply (or error) for each command, in one round trip."""
