@@ -2,6 +2,7 @@
 # Installs everything the tests need on a fresh Debian machine; quick when already done.
 #   Debian packages: PostgreSQL, PgBouncer and Redis servers, a JDK and Maven for the Neo4j launcher
 #   Maven: Neo4j Community 5.26 (embedded, with Bolt) and the launcher jar
+#   .tools/bin/helm: Helm, built from the Go module proxy (the chart's tests run helm lint/template)
 #   .venv: dbinit with its test extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,13 @@ if [ ! -f $launcher/target/neo4j-launcher-1.jar ] || [ $launcher/pom.xml -nt $la
    || [ -n "$(find $launcher/src -newer $launcher/target/neo4j-launcher-1.jar)" ]; then
   echo "setup: resolving Neo4j from Maven Central and building the test launcher"
   mvn -q -B -f $launcher/pom.xml package -DskipTests
+fi
+
+helm_version=v3.22.0  # go install sets no version string in the binary: a stamp file names it
+if [ ! -x .tools/bin/helm ] || [ ! -f .tools/helm-$helm_version ]; then
+  echo "setup: building Helm $helm_version from the Go module proxy"
+  PATH="$PATH:/usr/local/go/bin" GOBIN="$PWD/.tools/bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+  touch .tools/helm-$helm_version
 fi
 
 stamp=.venv/.installed

@@ -14,7 +14,7 @@ def test_manifest_passes_kubernetes_schema_validation(path):
         kubernetes_validate.validate(doc, "1.30", strict=True)
 
 
-@pytest.mark.parametrize("name", ["deployment.yaml", "job.yaml"])
+@pytest.mark.parametrize("name", ["deployment.yaml", "deployment-waits.yaml", "job.yaml"])
 def test_dbinit_runs_non_root_on_a_read_only_root_filesystem_with_limits(name):
     doc = yaml.safe_load((MANIFESTS[0].parent / name).read_text())
     pod = doc["spec"]["template"]["spec"]

@@ -113,11 +113,11 @@ def _configmap(name: str, directory) -> dict:
             "data": {p.name: p.read_text() for p in sorted(directory.iterdir()) if p.is_file()}}
 
 
-def _pod_from_deployment(name: str, image: str, env: dict[str, str]) -> dict:
+def _pod_from_deployment(name: str, image: str, env: dict[str, str], manifest: str = "deployment.yaml") -> dict:
     """The Deployment's pod template as a Pod, pointed at this machine's servers and images."""
     import yaml
 
-    deployment = yaml.safe_load((ROOT / "deploy" / "kubernetes" / "deployment.yaml").read_text())
+    deployment = yaml.safe_load((ROOT / "deploy" / "kubernetes" / manifest).read_text())
     spec = deployment["spec"]["template"]["spec"]
     dbinit = spec["initContainers"][0]
     dbinit["image"] = image
@@ -182,6 +182,93 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
         user = subprocess.run(["podman", "inspect", f"{pods[0]}-dbinit", "--format",
                                "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}"], capture_output=True, text=True)
         assert user.stdout.split() == ["10001:10001", "true"]
+    finally:
+        for name in pods:
+            subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
+        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+        for s in servers:
+            s.remove()
+
+
+def _podman_secret(tmp_path, pg, rd, n4) -> dict[str, str]:
+    """The app-databases Secret as podman 4.3 reads secretKeyRef: a JSON map of base64 values."""
+    import base64
+
+    secret = {"POSTGRES_PASSWORD": pg.password, "NEO4J_AUTH": f"neo4j/{n4.password}", "REDIS_PASSWORD": rd.password}
+    (tmp_path / "secret.json").write_text(json.dumps({k: base64.b64encode(v.encode()).decode() for k, v in secret.items()}))
+    subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+    subprocess.run(["podman", "secret", "create", "app-databases", str(tmp_path / "secret.json")], check=True,
+                   capture_output=True)
+    return secret
+
+
+def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, tmp_path):
+    """The chart's rendered hook Job (as a Pod: podman 4.3 plays no Jobs) migrates; pods from
+    deployment-waits.yaml, started first, wait with `dbinit wait --migrated` and start after it."""
+    import yaml
+
+    subprocess.run(f"docker save {images['dbinit']} | podman load -q", shell=True, check=True, capture_output=True)
+    image = f"localhost/{images['dbinit']}"
+    servers = [PostgresServer(), RedisServer(), Neo4jServer()]
+    pods = ["dbinit-e2e-waits-0", "dbinit-e2e-waits-1", "dbinit-e2e-hook"]
+    try:
+        for s in servers:
+            s.start()
+        pg, rd, n4 = servers
+        secret = _podman_secret(tmp_path, pg, rd, n4)
+        env = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(pg.port), "POSTGRES_USER": "postgres",
+               "POSTGRES_DB": "postgres", "NEO4J_URI": n4.uri(), "REDIS_URL": f"redis://127.0.0.1:{rd.port}/0"}
+        helm = str(ROOT / ".tools" / "bin" / "helm")
+        values = {"image": {"repository": image.rsplit(":", 1)[0], "tag": image.rsplit(":", 1)[1]},
+                  "env": {**env, "DBINIT_WAIT_TIMEOUT": "120"},
+                  "migrations": {"files": {p.name: p.read_text() for p in sorted((ROOT / "migrations").iterdir())
+                                           if p.suffix in (".sql", ".cypher", ".redis")},
+                                 "initFiles": {p.name: p.read_text() for p in sorted((ROOT / "init").iterdir())}}}
+        (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+        rendered = subprocess.run([helm, "template", "shop", str(ROOT / "deploy" / "helm" / "dbinit"), "-f",
+                                   str(tmp_path / "values.yaml")], check=True, capture_output=True, text=True).stdout
+        docs = [d for d in yaml.safe_load_all(rendered) if d]
+        configmaps = []
+        for cm in (d for d in docs if d["kind"] == "ConfigMap"):
+            path = tmp_path / f"{cm['metadata']['name']}.yaml"
+            path.write_text(yaml.safe_dump(cm))
+            configmaps += ["--configmap", str(path)]
+        for name, directory in (("app-migrations", ROOT / "migrations"), ("app-init", ROOT / "init")):
+            configmaps += ["--configmap", str(tmp_path / f"{name}.yaml")]
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_configmap(name, directory)))
+
+        for name in pods[:2]:  # the application's pods come first and wait
+            manifest = tmp_path / f"{name}.yaml"
+            manifest.write_text(yaml.safe_dump(_pod_from_deployment(name, image, env, "deployment-waits.yaml")))
+            subprocess.Popen(["podman", "kube", "play", "--network", "host", *configmaps, str(manifest)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(8)
+        for name in pods[:2]:
+            assert "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
+                                                       text=True).stdout
+
+        job = next(d for d in docs if d["kind"] == "Job")
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pods[2]}, "spec": job["spec"]["template"]["spec"]}
+        (tmp_path / "hook.yaml").write_text(yaml.safe_dump(pod))
+        play = subprocess.run(["podman", "kube", "play", "--network", "host", *configmaps, str(tmp_path / "hook.yaml")],
+                              capture_output=True, text=True, timeout=300)
+        assert play.returncode == 0, play.stdout + play.stderr
+        code = subprocess.run(["podman", "wait", f"{pods[2]}-dbinit"], capture_output=True, text=True, timeout=300)
+        hook_log = subprocess.run(["podman", "logs", f"{pods[2]}-dbinit"], capture_output=True, text=True).stderr
+        assert code.stdout.strip() == "0", hook_log
+        assert "applied V001 add-session-tags" in hook_log and "applied 2025-01-15-001" in hook_log
+
+        for name in pods[:2]:
+            deadline = time.monotonic() + 120
+            while "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
+                                                      text=True).stdout:
+                assert time.monotonic() < deadline, subprocess.run(["podman", "logs", f"{name}-dbinit"],
+                                                                   capture_output=True, text=True).stderr
+                time.sleep(1)
+            waited = subprocess.run(["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr
+            assert "up to date with the migrations" in waited and " applied " not in waited
+            assert all(value not in waited for value in secret.values())
+        assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
     finally:
         for name in pods:
             subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)

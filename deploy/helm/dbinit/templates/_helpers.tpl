@@ -1,0 +1,60 @@
+{{- define "dbinit.name" -}}
+{{- printf "%s-dbinit" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dbinit.labels" -}}
+app.kubernetes.io/name: dbinit
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "dbinit.migrationsConfigMap" -}}
+{{- if .Values.migrations.existingConfigMap -}}
+{{ .Values.migrations.existingConfigMap }}
+{{- else if .Values.migrations.files -}}
+{{ include "dbinit.name" . }}-migrations
+{{- end -}}
+{{- end -}}
+
+{{/* The dbinit container: the hook Job's, and the initContainer snippet's with other args. */}}
+{{- define "dbinit.container" -}}
+name: dbinit
+image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"
+imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+args: {{ toJson .args }}
+env:
+{{- range $name, $value := .root.Values.env }}
+  - {name: {{ $name }}, value: {{ $value | quote }}}
+{{- end }}
+{{- range $name, $key := .root.Values.credentials.keys }}
+  - name: {{ $name }}
+    valueFrom: {secretKeyRef: {name: {{ $.root.Values.credentials.existingSecret }}, key: {{ $key }}}}
+{{- end }}
+securityContext: {{ toJson .root.Values.securityContext }}
+resources: {{ toJson .root.Values.resources }}
+{{- if include "dbinit.migrationsConfigMap" .root }}
+volumeMounts:
+  - {name: dbinit-migrations, mountPath: /migrations, readOnly: true}
+{{- if .root.Values.migrations.initFiles }}
+  - {name: dbinit-init, mountPath: /init, readOnly: true}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The volumes the container mounts; add them to the pod that includes the initContainer. */}}
+{{- define "dbinit.volumes" -}}
+{{- if include "dbinit.migrationsConfigMap" . }}
+- name: dbinit-migrations
+  configMap: {name: {{ include "dbinit.migrationsConfigMap" . }}}
+{{- if .Values.migrations.initFiles }}
+- name: dbinit-init
+  configMap: {name: {{ include "dbinit.name" . }}-init}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* For the application's own Deployment: initContainers: [ {{ include "dbinit.initContainer" . }} ] */}}
+{{- define "dbinit.initContainer" -}}
+{{ include "dbinit.container" (dict "root" . "args" .Values.initContainer.args) }}
+{{- end -}}

@@ -1,0 +1,91 @@
+"""The Helm chart: `helm lint`, and what `helm template` renders passes Kubernetes' schema and keeps
+the security settings of the plain manifests (the hook Job runs for real in the end-to-end run)."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+from conftest import ROOT
+
+CHART = ROOT / "deploy" / "helm" / "dbinit"
+HELM = str(ROOT / ".tools" / "bin" / "helm") if (ROOT / ".tools" / "bin" / "helm").exists() else shutil.which("helm")
+
+
+def helm(*args: str) -> str:
+    assert HELM, "no helm: scripts/setup.sh builds it from the Go module proxy into .tools/bin"
+    result = subprocess.run([HELM, *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def render(tmp_path: Path, values: dict, chart: Path = CHART) -> list[dict]:
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    docs = [d for d in yaml.safe_load_all(helm("template", "shop", str(chart), "-f", str(tmp_path / "values.yaml")))
+            if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.30", strict=True)
+    return docs
+
+
+def repository_migrations() -> dict:
+    return {"migrations": {"files": {p.name: p.read_text() for p in sorted((ROOT / "migrations").iterdir())
+                                     if p.suffix in (".sql", ".cypher", ".redis")},
+                           "initFiles": {p.name: p.read_text() for p in sorted((ROOT / "init").iterdir())}},
+            "env": {"POSTGRES_HOST": "postgres", "NEO4J_URI": "bolt://neo4j:7687", "REDIS_URL": "redis://redis:6379/0"}}
+
+
+def test_the_chart_passes_helm_lint(tmp_path):
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(repository_migrations()))
+    helm("lint", "--strict", str(CHART))
+    helm("lint", "--strict", str(CHART), "-f", str(tmp_path / "values.yaml"))
+
+
+def test_the_hook_job_migrates_before_install_and_upgrade_with_its_configmaps_made_first(tmp_path):
+    docs = render(tmp_path, repository_migrations())
+    configmaps = [d for d in docs if d["kind"] == "ConfigMap"]
+    job = next(d for d in docs if d["kind"] == "Job")
+    assert {c["metadata"]["name"] for c in configmaps} == {"shop-dbinit-migrations", "shop-dbinit-init"}
+    assert all(c["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10" for c in configmaps)
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"] == ["migrate"] and pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True and container["resources"]["limits"]
+    assert {e["name"] for e in container["env"] if "valueFrom" in e} == {"POSTGRES_PASSWORD", "NEO4J_AUTH",
+                                                                         "REDIS_PASSWORD"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/migrations", "/init"}
+    assert "V001-add-session-tags-up.sql" in configmaps[0]["data"] or "V001-add-session-tags-up.sql" in configmaps[1]["data"]
+
+
+def test_migrations_baked_into_a_derived_image_need_no_configmap(tmp_path):
+    docs = render(tmp_path, {"image": {"repository": "registry.example/shop-migrations", "tag": "1.4.0"}})
+    assert [d["kind"] for d in docs] == ["Job"]
+    assert "volumes" not in docs[0]["spec"]["template"]["spec"]
+
+
+def test_the_init_container_snippet_gates_an_applications_own_deployment(tmp_path):
+    app = tmp_path / "shop"
+    (app / "templates").mkdir(parents=True)
+    shutil.copytree(CHART, app / "charts" / "dbinit")
+    (app / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 1.0.0\n")
+    (app / "templates" / "deployment.yaml").write_text('''apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      initContainers:
+        - {{- include "dbinit.initContainer" .Subcharts.dbinit | nindent 10 }}
+      containers:
+        - {name: shop, image: "shop:1.0"}
+      volumes: {{- include "dbinit.volumes" .Subcharts.dbinit | nindent 8 }}
+''')
+    docs = render(tmp_path, {"dbinit": repository_migrations()}, chart=app)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    init = deployment["spec"]["template"]["spec"]["initContainers"][0]
+    assert init["name"] == "dbinit" and init["args"] == ["wait", "--migrated"]
+    assert {v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]} == {"dbinit-migrations", "dbinit-init"}
