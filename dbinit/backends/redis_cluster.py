@@ -10,7 +10,6 @@ the marker, and the next run records the file from it instead of running it agai
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -151,5 +150,5 @@ class RedisClusterBackend(RedisBackend):
                  "between); recorded now from its marker, not run again")
         applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
                           datetime.now(timezone.utc), 0, True, by)
-        self._fenced_write("HSET", self.history_key, migration.version, _encode(replace(applied)))
+        self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))
         return applied

@@ -147,11 +147,7 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
         for s in servers:
             s.start()
         pg, rd, n4 = servers
-        secret = {"POSTGRES_PASSWORD": pg.password, "NEO4J_AUTH": f"neo4j/{n4.password}", "REDIS_PASSWORD": rd.password}
-        (tmp_path / "secret.json").write_text(json.dumps({k: base64.b64encode(v.encode()).decode() for k, v in secret.items()}))
-        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
-        subprocess.run(["podman", "secret", "create", "app-databases", str(tmp_path / "secret.json")], check=True,
-                       capture_output=True)
+        secret = _podman_secret(tmp_path, pg, rd, n4)
         configmaps = []
         for name, directory in (("app-migrations", ROOT / "migrations"), ("app-init", ROOT / "init")):
             configmaps += ["--configmap", str(tmp_path / f"{name}.yaml")]
@@ -168,13 +164,7 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
             assert play.wait(300) == 0, play.stdout.read()
         logs = ""
         for name in pods:
-            deadline = time.monotonic() + 120
-            while "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
-                                                      text=True).stdout:
-                assert time.monotonic() < deadline, subprocess.run(["podman", "logs", f"{name}-dbinit"],
-                                                                   capture_output=True, text=True).stderr
-                time.sleep(1)
-            logs += subprocess.run(["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr
+            logs += _app_started(name)
         assert logs.count("applied V001 add-session-tags") == 1
         assert logs.count("applied 2025-01-15-001") == 1 and logs.count("applied V001 session-key-layout") == 1
         assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
@@ -188,6 +178,17 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
         subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
         for s in servers:
             s.remove()
+
+
+def _app_started(name: str) -> str:
+    """Wait until the pod's app container has started (after its dbinit initContainer); dbinit's log."""
+    deadline = time.monotonic() + 120
+    while "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
+                                              text=True).stdout:
+        assert time.monotonic() < deadline, subprocess.run(["podman", "logs", f"{name}-dbinit"],
+                                                           capture_output=True, text=True).stderr
+        time.sleep(1)
+    return subprocess.run(["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr
 
 
 def _podman_secret(tmp_path, pg, rd, n4) -> dict[str, str]:
@@ -259,13 +260,7 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
         assert "applied V001 add-session-tags" in hook_log and "applied 2025-01-15-001" in hook_log
 
         for name in pods[:2]:
-            deadline = time.monotonic() + 120
-            while "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
-                                                      text=True).stdout:
-                assert time.monotonic() < deadline, subprocess.run(["podman", "logs", f"{name}-dbinit"],
-                                                                   capture_output=True, text=True).stderr
-                time.sleep(1)
-            waited = subprocess.run(["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr
+            waited = _app_started(name)
             assert "up to date with the migrations" in waited and " applied " not in waited
             assert all(value not in waited for value in secret.values())
         assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
