@@ -135,8 +135,6 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
     """podman kube play runs the manifest's initContainer for real: non-root, read-only root
     filesystem, credentials from a Secret (a podman secret: podman 4.3 reads secretKeyRef from
     there), migrations and init scripts from ConfigMaps."""
-    import base64
-
     import yaml
 
     subprocess.run(f"docker save {images['dbinit']} | podman load -q", shell=True, check=True, capture_output=True)
