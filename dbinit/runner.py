@@ -8,8 +8,7 @@ from datetime import date, datetime, timezone
 from typing import Iterator
 
 from . import content, files, hooks, log, readiness
-from .backends.base import Backend
-from .backends.base import PROGRESS_EVERY
+from .backends.base import PROGRESS_EVERY, Backend
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog, Migration
 from .progress import Monitor
@@ -123,13 +122,19 @@ class Runner:
         with self.connected(self.settings.configured()) as backends:
             return [plan for _, plan in self._plans(catalog, backends)]
 
+    def _checked(self, catalog: Catalog, backends: list[Backend]) -> list[Plan]:
+        """The plans of the databases that have files, refused as `migrate` would refuse them."""
+        plans = [plan for _, plan in self._plans(catalog, [b for b in backends if b.name in catalog.databases()])]
+        for plan in plans:
+            plan.check(self.settings.out_of_order)
+        return plans
+
     def check(self) -> list[Plan]:
         """Files versus history without the lock and without writing: what `migrate` would do."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends:
-            plans = [plan for _, plan in self._plans(catalog, [b for b in backends if b.name in catalog.databases()])]
+            plans = self._checked(catalog, backends)
         for plan in plans:
-            plan.check(self.settings.out_of_order)
             self.report.pending(plan.db, plan.pending)
         return plans
 
@@ -139,13 +144,10 @@ class Runner:
         half second over the same connections, with a progress line every few seconds."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends:
-            active = [b for b in backends if b.name in catalog.databases()]
             deadline = time.monotonic() + self.settings.wait_timeout
             next_report = time.monotonic() + PROGRESS_EVERY
             while True:
-                plans = [plan for _, plan in self._plans(catalog, active)]
-                for plan in plans:
-                    plan.check(self.settings.out_of_order)
+                plans = self._checked(catalog, backends)
                 pending = [f"{p.db} {m.label}" for p in plans for m in p.pending]
                 if not pending:
                     log.info("dbinit", "every configured database is up to date with the migrations")

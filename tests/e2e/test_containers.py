@@ -172,11 +172,15 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
                                "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}"], capture_output=True, text=True)
         assert user.stdout.split() == ["10001:10001", "true"]
     finally:
-        for name in pods:
-            subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
-        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
-        for s in servers:
-            s.remove()
+        _remove(pods, servers)
+
+
+def _remove(pods: list[str], servers: list) -> None:
+    for name in pods:
+        subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
+    subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+    for s in servers:
+        s.remove()
 
 
 def _app_started(name: str) -> str:
@@ -268,8 +272,4 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
             assert all(value not in waited for value in secret.values())
         assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
     finally:
-        for name in pods:
-            subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
-        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
-        for s in servers:
-            s.remove()
+        _remove(pods, servers)

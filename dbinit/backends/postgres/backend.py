@@ -38,6 +38,7 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         self.pooled = settings.pooler == "transaction"
         self.leased = self.pooled
         self._renewer: psycopg.Connection | None = None  # the lease thread's own connection
+        self._lock_table_made = False
         self._watcher: psycopg.Connection | None = None  # the progress thread's, opened once a migration runs long
 
     def _open(self, timeout: float) -> psycopg.Connection:

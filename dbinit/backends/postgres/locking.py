@@ -16,7 +16,8 @@ LOCK_TABLE = "dbinit_lock"  # the lock row used behind a transaction-mode pooler
 
 
 class Locking:
-    """Mixed into PostgresBackend: uses its conn, owner, schema, pooled, lease_s and _open."""
+    """Mixed into PostgresBackend: uses its conn, owner, schema, pooled, lease_s, _open and
+    _lock_table_made."""
 
     # Locking: a session advisory lock on the very session that runs the migrations, keyed by
     # database + schema + table so that two applications sharing a server do not block each other.
@@ -28,7 +29,7 @@ class Locking:
         if self._lock_key is None:
             digest = hashlib.sha256(f"{self.conn.info.dbname}.{self.schema}.{TABLE}".encode()).digest()
             self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
-            if self.conn.info.server_version >= 140000 and not self.pooled:
+            if self.conn.info.server_version >= 140000:
                 # The server abandons (rolls back) a vanished runner's migration within a second,
                 # instead of running it to its end before the session, and the lock, are freed.
                 self._reset = "RESET ALL; SET client_connection_check_interval = 1000"
@@ -69,13 +70,15 @@ class Locking:
     # finds the lease extended.
     def _take_lock_row(self) -> bool:
         table = f'"{self.schema}".{LOCK_TABLE}'
-        try:
-            with self.conn.transaction():
-                self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                self.conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (name text PRIMARY KEY, owner text NOT NULL, "
-                                  "expires timestamptz NOT NULL)")
-        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable):
-            pass  # racing runners created it first
+        if not self._lock_table_made:  # once per run, not on every poll of the lock
+            try:
+                with self.conn.transaction():
+                    self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    self.conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (name text PRIMARY KEY, "
+                                      "owner text NOT NULL, expires timestamptz NOT NULL)")
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable):
+                pass  # racing runners created it first
+            self._lock_table_made = True
         try:
             with self.conn.transaction():
                 # Bounded: a paused holder may keep the row locked inside its migration.
