@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -28,7 +29,11 @@ _POSITION = re.compile(r"\(line (\d+), column (\d+)")
 # The fence: matches this runner's unexpired lock node and extends its lease. Written inside a
 # transaction it also takes the node's write lock, so no other runner can delete it and take over
 # until that transaction has committed or rolled back.
-_FENCE = (f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
+# `replan=skip`: a CREATE INDEX marks cached plans stale, and this fixed query was replanned after every
+# such migration (~70 ms, more than a small migration); its old plan stays right, and Neo4j still
+# replans when an index the plan uses is gone. (A CREATE CONSTRAINT empties the whole plan cache,
+# which no query option avoids: bench/RESULTS.md.)
+_FENCE = (f"CYPHER replan=skip MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
           "SET l.expires = timestamp() + $lease")
 # Put back what a user's file deleted (MATCH (n) DETACH DELETE n takes dbinit's nodes with the rest).
 _RESTORE_LOCK = (f"MERGE (l:{LOCK} {{name: 'migrations'}}) ON CREATE SET l.owner = $owner, "
@@ -36,6 +41,7 @@ _RESTORE_LOCK = (f"MERGE (l:{LOCK} {{name: 'migrations'}}) ON CREATE SET l.owner
 _RESTORE_HISTORY = f"UNWIND $history AS h MERGE (m:{HISTORY} {{version: h.version}}) ON CREATE SET m = h"
 # EXPLAIN errors that are the file's fault; any other error means EXPLAIN cannot judge the statement.
 _EXPLAIN_FINDS = ("Neo.ClientError.Statement.SyntaxError", "Neo.ClientError.Procedure.ProcedureNotFound")
+_PRECHECK_SESSIONS = 2
 
 
 def _caused_by_tls(e: BaseException) -> bool:
@@ -96,6 +102,9 @@ class Neo4jBackend(Backend):
         # over an expired lock, or this one when interrupted, can stop that work on the server.
         self._meta = {"dbinit": self.owner}
         self._known: dict[str, dict] = {}  # every history node's properties, to restore what a file deletes
+        # When the newest lease extension the server confirmed was sent: the lease holds until at
+        # least then + lease on any clock running at the server's rate.
+        self._extended_at = float("-inf")
 
     def _session(self):
         return self.driver.session(database=self.settings.database)
@@ -158,8 +167,10 @@ class Neo4jBackend(Backend):
                                       "DELETE l", timeout=5)).consume()
             elif self._others_at_work():
                 return False
+            sent = _clock()
             self._query(f"CREATE (:{LOCK} {{name: 'migrations', owner: $owner, expires: timestamp() + $lease}})",
                         owner=self.owner, lease=self._lease_ms)
+            self._extended_at = sent
         except (ConstraintError, TransientError):
             return False
         except ClientError as e:
@@ -188,8 +199,12 @@ class Neo4jBackend(Backend):
         return int(self.lease_s * 1000)
 
     def renew_lock(self) -> bool:
+        sent = _clock()
         rows = self._query(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms)
-        return rows[0]["n"] == 1
+        if rows[0]["n"] != 1:
+            return False
+        self._extended_at = max(self._extended_at, sent)
+        return True
 
     def holds_lock(self) -> bool:
         rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations', owner: $owner}}) WHERE l.expires > timestamp() "
@@ -199,9 +214,19 @@ class Neo4jBackend(Backend):
     def _fence(self, runner) -> None:
         """Check and extend this runner's lease in `runner` (a transaction, or the session for a
         check right before statements that cannot share a transaction with it); LockLost if gone."""
+        sent = _clock()
         if runner.run(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms).single()["n"] != 1:
             raise LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
                            f"{self._holder_or_unknown()}")
+        self._extended_at = max(self._extended_at, sent)
+
+    def _check_lease(self, session) -> None:
+        """Right before statements that cannot share a transaction with the fence. While the last
+        extension the server confirmed is less than half a lease old the lease surely holds (only an
+        expired lock is taken over), and asking the server would cost a replanned query per file;
+        after a pause, or with renewals failing, the server is asked."""
+        if _clock() - self._extended_at >= self.lease_s / 2:
+            self._fence(session)
 
     def lock_holder(self) -> str:
         rows = self._query(f"MATCH (l:{LOCK} {{name: 'migrations'}}) RETURN l.owner AS owner, "
@@ -220,20 +245,29 @@ class Neo4jBackend(Backend):
 
     def precheck(self, migrations: list[Migration]) -> None:
         """Have the server plan every pending statement (EXPLAIN runs nothing) before the first one
-        runs: a syntax error or a missing procedure in the last file stops the run before the first."""
-        problems: list[Problem] = []
-        with self._session() as session:
-            for m in migrations:
-                for stmt in parse(m):
-                    if stmt.code.upper().startswith(("EXPLAIN", "PROFILE")):
-                        continue
+        runs: a syntax error or a missing procedure in the last file stops the run before the first.
+        Planning is the server's CPU, one core per session: two sessions halve the wait on a server
+        with two cores or more (bench/RESULTS.md)."""
+        pending = [(n, m, stmt) for n, m in enumerate(migrations) for stmt in parse(m)
+                   if not stmt.code.upper().startswith(("EXPLAIN", "PROFILE"))]
+
+        def explain(share: list[tuple[int, Migration, CypherStatement]]) -> list[tuple[int, int, Problem]]:
+            found = []
+            with self._session() as session:
+                for n, m, stmt in share:
                     try:
                         session.run("EXPLAIN " + stmt.text).consume()
                     except ClientError as e:
                         if e.code in _EXPLAIN_FINDS:
                             failure = self._failure(m, stmt, e, [])
-                            problems.append(Problem(m.path, f"{e.code}: {(e.message or '').splitlines()[0]} "
-                                                    "(found by EXPLAIN before anything ran)", failure.line))
+                            found.append((n, stmt.line, Problem(
+                                m.path, f"{e.code}: {(e.message or '').splitlines()[0]} "
+                                "(found by EXPLAIN before anything ran)", failure.line)))
+            return found
+
+        with ThreadPoolExecutor(_PRECHECK_SESSIONS) as pool:
+            shares = pool.map(explain, [pending[i::_PRECHECK_SESSIONS] for i in range(_PRECHECK_SESSIONS)])
+            problems = [p for *_, p in sorted((f for share in shares for f in share), key=lambda f: f[:2])]
         if problems:
             raise InvalidMigrations(problems)
 
@@ -244,12 +278,14 @@ class Neo4jBackend(Backend):
         """The history node, written only if this runner's lease holds (the fence in the same query)."""
         props = {"version": migration.version, "description": migration.description, "script": migration.script,
                  "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": self.owner}
+        sent = _clock()
         record = tx.run(_FENCE + f" CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m",
                         props=props, owner=self.owner, lease=self._lease_ms).single()
         if record is None:
             raise LockLost(self.name, f"the lease ran out before {migration.script} was recorded (its transaction "
                            f"was rolled back); the lock is now held by {self._holder_or_unknown()}")
         self._known[migration.version] = dict(record["m"])
+        self._extended_at = max(self._extended_at, sent)
         return Applied(**{f: _native(record["m"].get(f)) for f in FIELDS})
 
     def apply(self, migration: Migration) -> Applied:
@@ -311,7 +347,7 @@ class Neo4jBackend(Backend):
             for i, (kind, statements) in enumerate(batches):
                 last = i == len(batches) - 1
                 if kind != "data":  # schema changes and CALL IN TRANSACTIONS cannot share a fenced transaction
-                    self._fence(session)
+                    self._check_lease(session)
                 risky = any(stmt.may_delete for stmt in statements)
                 if kind == "auto":
                     with self._stoppable():
@@ -430,6 +466,11 @@ class Neo4jBackend(Backend):
 def _native(value):
     """Neo4j's DateTime to Python's."""
     return value.to_native() if hasattr(value, "to_native") else value
+
+
+def _clock() -> float:
+    """Seconds that keep counting while this machine sleeps or this process is stopped."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 def _ms(start: float) -> int:
