@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -13,8 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from servers import Neo4jServer, PostgresServer, RedisServer  # noqa: E402,F401
-
-PEER_BIN = Path(os.environ.get("DBINIT_PEERS", "/tmp/gobin"))
 
 
 def dbinit(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
@@ -33,12 +30,6 @@ def timed(fn) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
-
-
-def peer(name: str) -> str | None:
-    """A peer tool's binary (dbmate, migrate), when installed (bench/peers.sh); None when not."""
-    path = PEER_BIN / name
-    return str(path) if path.exists() else shutil.which(name)
 
 
 def report(title: str, rows: list[tuple[str, float]], base: str) -> None:

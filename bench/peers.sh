@@ -6,6 +6,7 @@
 #   Flyway, neo4j-migrations  Maven Central, behind the mains in bench/peers
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
 peers=$PWD/.tools/peers
 mkdir -p "$peers/bin"
 
@@ -13,12 +14,14 @@ DBMATE=2.36.0 MIGRATE=v4.20.1 NEO4J_MIGRATIONS=2.19.2
 central=https://repo.maven.apache.org/maven2
 
 if [ ! -x "$peers/bin/dbmate" ] || [ "$("$peers/bin/dbmate" --version)" != "dbmate version $DBMATE" ]; then
+  echo "peers: dbmate $DBMATE from npm"
   # The native binary is linked, not the node wrapper that spawns it: what dbmate costs, not node.
   npm install --silent --no-audit --no-fund --prefix "$peers/npm" "dbmate@$DBMATE" >/dev/null
   ln -sf "$peers/npm/node_modules/@dbmate/linux-x64/bin/dbmate" "$peers/bin/dbmate"
 fi
 
 if [ ! -f "$peers/migrate-$MIGRATE" ]; then
+  echo "peers: golang-migrate $MIGRATE from the Go module proxy"
   GOBIN="$peers/bin" go install -tags postgres "github.com/golang-migrate/migrate/v4/cmd/migrate@$MIGRATE"
   touch "$peers/migrate-$MIGRATE"   # go install writes no version into the binary
 fi
@@ -26,6 +29,7 @@ fi
 jvm=bench/peers
 if [ ! -f $jvm/target/peers-1.jar ] || [ $jvm/pom.xml -nt $jvm/target/peers-1.jar ] \
    || [ -n "$(find $jvm/src -newer $jvm/target/peers-1.jar)" ]; then
+  echo "peers: Flyway and neo4j-migrations from Maven Central"
   # neo4j-migrations' parent POM is not on Maven Central for this version, so Maven refuses to
   # resolve it at all: its jar is fetched directly and checked against Central's checksum.
   jar=neo4j-migrations-$NEO4J_MIGRATIONS.jar
@@ -38,4 +42,3 @@ if [ ! -f $jvm/target/peers-1.jar ] || [ $jvm/pom.xml -nt $jvm/target/peers-1.ja
   fi
   mvn -q -B -f $jvm/pom.xml package -DskipTests
 fi
-echo "peers ready in $peers/bin and $jvm/target"

@@ -344,6 +344,8 @@ def wait_latency(ctx: Context) -> None:
         ctx.out(f"### {title}", "", *[line.replace("median s", "median s after the first answer") for line in lines],
                 "", goal("dbinit wait, median", results["dbinit wait"].median * 1000, 150, " ms"))
         honest = [r for r in results.values() if r.name != "dbinit wait" and r.median >= 0]
+        for early in (r for r in results.values() if r.median < 0):
+            ctx.out(f"- {early.name} exited {-early.median:.2f} s (median) before the database answered a query")
         if honest:
             ahead = results["dbinit wait"].median <= min(r.median for r in honest)
             ctx.out(f"- ahead of every peer that waits for a real answer: {'yes' if ahead else 'NO'}")
@@ -437,7 +439,8 @@ def main() -> int:
     finally:
         shutil.rmtree(ctx.work, ignore_errors=True)
     if not args.smoke and chosen == list(SECTIONS):
-        (ROOT / "bench" / "RESULTS.md").write_text("\n".join(ctx.lines) + "\n")
+        findings = (ROOT / "bench" / "findings.md").read_text()  # the analysis, kept by hand
+        (ROOT / "bench" / "RESULTS.md").write_text("\n".join(ctx.lines) + "\n" + findings)
     return 0
 
 

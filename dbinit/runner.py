@@ -165,12 +165,16 @@ class Runner:
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
             active = [b for b in backends if b.name in catalog.databases()]
-            if not dry_run:
+            # Read without the locks first: history rows are written only with their migration's
+            # commit, so if nothing is pending now, nothing is; the replicas of a deploy then
+            # neither queue for the lock nor write to take it.
+            plans = self._plans(catalog, active)
+            if not dry_run and any(plan.pending for _, plan in plans):
                 for b in active:
                     locks.enter_context(b.lock(self.settings.lock_timeout))
                     self.report.locked(b.name, b.lock_wait_s or 0.0)
-            # Decided only now, under the locks: a runner that waited finds nothing pending.
-            plans = self._plans(catalog, active)
+                # Decided again under the locks: a runner that waited finds nothing pending.
+                plans = self._plans(catalog, active)
             for _, plan in plans:
                 self.report.pending(plan.db, plan.pending)
             for _, plan in plans:

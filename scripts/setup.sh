@@ -37,6 +37,8 @@ if [ ! -x .tools/bin/helm ] || [ ! -f .tools/helm-$helm_version ]; then
   touch .tools/helm-$helm_version
 fi
 
+bench/peers.sh  # dbmate, golang-migrate, Flyway, neo4j-migrations: the benchmark's smoke test runs them
+
 stamp=.venv/.installed
 if [ ! -x .venv/bin/python ] || [ ! -f $stamp ] || [ pyproject.toml -nt $stamp ]; then
   echo "setup: creating .venv with dbinit and its test extras"

@@ -183,3 +183,32 @@ def test_a_routing_uri_waits_for_a_server_started_late(make_server, migrations):
     starter.join()
     assert result.returncode == 0, result.stderr
     assert query(late, "MATCH (l:Late) RETURN count(l) AS n")[0]["n"] == 1
+
+
+def test_a_runner_back_from_a_pause_asks_the_server_before_a_schema_change_and_runs_none(neo4j_db, migrations):
+    """Schema statements cannot share a transaction with the lease check. dbinit skips asking the
+    server only while the last lease extension it confirmed is under half a lease old; a runner
+    whose clock says otherwise (it was paused) asks, finds another holder, and changes nothing."""
+    from dbinit.backends.neo4j import Neo4jBackend
+    from dbinit.errors import LockLost
+    from dbinit.files import Migration
+    from dbinit.settings import load
+
+    settings = load({"NEO4J_URI": neo4j_db.uri(), "NEO4J_AUTH": f"neo4j/{neo4j_db.password}"}).neo4j
+    paused, other = Neo4jBackend(settings), Neo4jBackend(settings)
+    for backend in (paused, other):
+        backend.lease_s = 2
+        backend.connect(10)
+    try:
+        assert paused.try_lock()
+        path = migrations.write("2025-01-01-001-index.cypher", "CREATE INDEX paused_p FOR (n:Paused) ON (n.p);\n")
+        migration = Migration("neo4j", "2025-01-01-001", "2025-01-01-001", "index", path, path.read_text(), "x")
+        time.sleep(2.5)  # as a SIGSTOP does: no renewal, and this runner's clock moves on
+        assert other.try_lock()
+        with pytest.raises(LockLost):
+            paused.apply(migration)
+        assert not query(neo4j_db, "SHOW INDEXES YIELD name WHERE name = 'paused_p' RETURN name")
+    finally:
+        other.unlock()
+        for backend in (paused, other):
+            backend.close()

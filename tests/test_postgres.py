@@ -106,6 +106,22 @@ def test_a_runner_waiting_for_the_lock_names_the_holder_and_gives_up_with_75(pg,
     assert holder.wait(30) == 0
 
 
+def test_with_nothing_pending_a_runner_does_not_queue_for_the_lock_another_holds(pg, migrations, tmp_path):
+    """Every replica of a deploy runs dbinit: once one has migrated, the others only read."""
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);")
+    assert migrate(pg, migrations, "migrate").returncode == 0
+    newer = tmp_path / "newer"  # the next release, migrating while this one's replicas start
+    newer.mkdir()
+    (newer / "V1-a-up.sql").write_text("CREATE TABLE a (id int);")
+    (newer / "V2-slow-up.sql").write_text("SELECT pg_sleep(6);")
+    holder = start_dbinit("migrate", "--migrations", str(newer), POSTGRES_URL=pg.url)
+    time.sleep(2)
+    result = migrate(pg, migrations, "migrate", DBINIT_LOCK_TIMEOUT="1")
+    assert result.returncode == 0, result.stderr
+    assert "up to date: 0 applied, 1 already applied" in result.stderr
+    assert holder.wait(30) == 0
+
+
 def test_two_applications_sharing_a_server_do_not_block_each_other(pg, postgres_server, migrations):
     postgres_server.psql(f"CREATE DATABASE {pg.dbname}_other")
     try:

@@ -1,0 +1,19 @@
+"""bench/run.sh keeps working: every section and every peer on tiny sets, one round. The numbers
+themselves live in bench/RESULTS.md, never in a test."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_benchmark_section_runs_every_contender_on_tiny_sets():
+    result = subprocess.run([sys.executable, "bench/run.py", "--smoke"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for contender in ("psql, a commit per migration", "dbinit migrate", "dbmate up", "golang-migrate up",
+                      "Flyway migrate", "driver, one session", "neo4j-migrations apply",
+                      "python: import psycopg, SELECT 1", "python: all three clients", "dbinit wait", "dbmate wait",
+                      "TCP-port loop"):
+        assert f"| {contender}" in result.stdout, contender
+    assert "## Growth" in result.stdout and "## Peak resident memory" in result.stdout
