@@ -15,6 +15,7 @@ command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/bin/time ] || missing+=(time)   # bench/: peak memory of a process
+command -v curl >/dev/null || missing+=(curl)   # bench/peers.sh: a jar Maven cannot resolve
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
