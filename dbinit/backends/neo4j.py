@@ -170,7 +170,7 @@ class Neo4jBackend(Backend):
             sent = _clock()
             self._query(f"CREATE (:{LOCK} {{name: 'migrations', owner: $owner, expires: timestamp() + $lease}})",
                         owner=self.owner, lease=self._lease_ms)
-            self._extended_at = sent
+            self._confirmed(sent)
         except (ConstraintError, TransientError):
             return False
         except ClientError as e:
@@ -203,7 +203,7 @@ class Neo4jBackend(Backend):
         rows = self._query(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms)
         if rows[0]["n"] != 1:
             return False
-        self._extended_at = max(self._extended_at, sent)
+        self._confirmed(sent)
         return True
 
     def holds_lock(self) -> bool:
@@ -218,6 +218,10 @@ class Neo4jBackend(Backend):
         if runner.run(_FENCE + " RETURN count(l) AS n", owner=self.owner, lease=self._lease_ms).single()["n"] != 1:
             raise LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
                            f"{self._holder_or_unknown()}")
+        self._confirmed(sent)
+
+    def _confirmed(self, sent: float) -> None:
+        """The server extended this runner's lease by a query sent at `sent` (on `_clock`)."""
         self._extended_at = max(self._extended_at, sent)
 
     def _check_lease(self, session) -> None:
@@ -265,8 +269,11 @@ class Neo4jBackend(Backend):
                                 "(found by EXPLAIN before anything ran)", failure.line)))
             return found
 
-        with ThreadPoolExecutor(_PRECHECK_SESSIONS) as pool:
-            shares = pool.map(explain, [pending[i::_PRECHECK_SESSIONS] for i in range(_PRECHECK_SESSIONS)])
+        sessions = min(_PRECHECK_SESSIONS, len(pending))  # a second session only for a second statement
+        if not sessions:
+            return
+        with ThreadPoolExecutor(sessions) as pool:
+            shares = pool.map(explain, [pending[i::sessions] for i in range(sessions)])
             problems = [p for *_, p in sorted((f for share in shares for f in share), key=lambda f: f[:2])]
         if problems:
             raise InvalidMigrations(problems)
@@ -285,7 +292,7 @@ class Neo4jBackend(Backend):
             raise LockLost(self.name, f"the lease ran out before {migration.script} was recorded (its transaction "
                            f"was rolled back); the lock is now held by {self._holder_or_unknown()}")
         self._known[migration.version] = dict(record["m"])
-        self._extended_at = max(self._extended_at, sent)
+        self._confirmed(sent)
         return Applied(**{f: _native(record["m"].get(f)) for f in FIELDS})
 
     def apply(self, migration: Migration) -> Applied:
