@@ -4,7 +4,8 @@
     result = dbinit.migrate("migrations", postgres_url="postgresql://app:secret@localhost/app_test")
     result.databases["postgres"].applied   # what this call applied, with durations
 
-Settings are keyword arguments; the environment is read only with `from_environment=True`
+Settings are keyword arguments: each database's connection (`postgres_url`, `neo4j_uri` and
+`neo4j_auth`, `redis_url`) and the durations; the environment is read only with `from_environment=True`
 (`env` adds variables by name, as the command line takes them: `{"NEO4J_AUTH": "neo4j/pw"}`).
 Errors are the typed exceptions of `dbinit.errors` (the command line maps each to its exit code).
 Nothing here prints, exits or installs signal handlers; events go to the `dbinit` logger. Each
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .plan import Applied, Plan
+from . import registry
+from .history import Applied, State
+from .plan import Plan
 from .runner import Runner
 from .settings import Settings, load
 
@@ -48,17 +51,36 @@ class Result:
         return all(d.up_to_date for d in self.databases.values())
 
 
-def _settings(migrations: str | Path, settings: Settings | None, from_environment: bool,
-              env: Mapping[str, str] | None, postgres_url: str | None, neo4j_uri: str | None,
-              neo4j_auth: tuple[str, str] | None, redis_url: str | None, **flags: object) -> Settings:
+Target = str | tuple[str, str]  # a URL, or for neo4j_auth a (user, password)
+
+
+def _keywords() -> dict[str, str | None]:
+    """Every database's keywords: a flag's dest (postgres_url), or one that sets a variable (neo4j_auth)."""
+    out: dict[str, str | None] = {}
+    for database in registry.databases():
+        out.update({f.dest: None for f in database.flags})
+        out.update({k: variable for k, (variable, _) in database.api_env.items()})
+    return out
+
+
+def _settings(call: str, migrations: str | Path, settings: Settings | None, from_environment: bool,
+              env: Mapping[str, str] | None, targets: Mapping[str, Target], **flags: object) -> Settings:
+    """Settings from keywords; `targets` are the databases' keywords (postgres_url=, neo4j_uri=,
+    neo4j_auth=, redis_url=: as their packages register them)."""
+    known = _keywords()
+    for name in targets:
+        if name not in known:
+            raise TypeError(f"{call}() got an unexpected keyword argument {name!r}")
     if settings is not None:
         return settings
     variables = dict(os.environ) if from_environment else {}
     variables.update(env or {})
-    if neo4j_auth is not None:
-        variables["NEO4J_AUTH"] = "/".join(neo4j_auth)
-    return load(variables, migrations=str(migrations), postgres_url=postgres_url, neo4j_uri=neo4j_uri,
-                redis_url=redis_url, **flags)
+    for database in registry.databases():
+        for keyword, (variable, text) in database.api_env.items():
+            if targets.get(keyword) is not None:
+                variables[variable] = text(targets[keyword])
+    urls = {name: value for name, value in targets.items() if known[name] is None}
+    return load(variables, migrations=str(migrations), **urls, **flags)
 
 
 def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) -> Result:
@@ -68,49 +90,41 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
         ran = {a.version for a in done.get(plan.db, [])}
         out[plan.db] = DatabaseResult(
             plan.db, done.get(plan.db, []),
-            pending=[e.label for e in plan.of("Pending") if e.version not in ran],
-            already_applied=[e.label for e in plan.of("Applied")], changed=[e.label for e in plan.of("Changed")],
-            missing=[e.label for e in plan.of("Missing")], failed=[e.label for e in plan.of("Failed")])
+            pending=[e.label for e in plan.of(State.PENDING) if e.version not in ran],
+            already_applied=[e.label for e in plan.of(State.APPLIED)], changed=[e.label for e in plan.of(State.CHANGED)],
+            missing=[e.label for e in plan.of(State.MISSING)], failed=[e.label for e in plan.of(State.FAILED)])
     return Result(out)
 
 
-def migrate(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
-            neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
-            env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
-            dry_run: bool = False, out_of_order: bool | None = None, wait_timeout: float | None = None,
-            lock_timeout: float | None = None) -> Result:
+def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
+            from_environment: bool = False, settings: Settings | None = None, dry_run: bool = False,
+            out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
+            **targets: Target) -> Result:
     """Wait, lock, apply every pending migration; what `dbinit migrate` does."""
-    runner = Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
-                              redis_url, out_of_order=out_of_order, wait_timeout=_text(wait_timeout),
+    runner = Runner(_settings("migrate", migrations, settings, from_environment, env, targets,
+                              out_of_order=out_of_order, wait_timeout=_text(wait_timeout),
                               lock_timeout=_text(lock_timeout)))
     done = runner.migrate(dry_run=dry_run)
     return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
 
 
-def status(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
-           neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
-           env: Mapping[str, str] | None = None, from_environment: bool = False,
-           settings: Settings | None = None) -> Result:
+def status(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
+           from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """Files versus history, as `dbinit status` shows it."""
-    return _result(Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
-                                    redis_url)).status())
+    return _result(Runner(_settings("status", migrations, settings, from_environment, env, targets)).status())
 
 
-def check(migrations: str | Path = "migrations", *, postgres_url: str | None = None, neo4j_uri: str | None = None,
-          neo4j_auth: tuple[str, str] | None = None, redis_url: str | None = None,
-          env: Mapping[str, str] | None = None, from_environment: bool = False,
-          settings: Settings | None = None) -> Result:
+def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
+          from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """No lock, no writes: `.up_to_date` when nothing is pending. Changed files, failed marks and
     out-of-order files raise as they would stop `migrate`."""
-    return _result(Runner(_settings(migrations, settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth,
-                                    redis_url)).check())
+    return _result(Runner(_settings("check", migrations, settings, from_environment, env, targets)).check())
 
 
-def wait(*, postgres_url: str | None = None, neo4j_uri: str | None = None, neo4j_auth: tuple[str, str] | None = None,
-         redis_url: str | None = None, env: Mapping[str, str] | None = None, from_environment: bool = False,
-         settings: Settings | None = None, timeout: float | None = None) -> None:
+def wait(*, env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
+         timeout: float | None = None, **targets: Target) -> None:
     """Return once every configured database answers a real query; NotReady at the deadline."""
-    Runner(_settings("migrations", settings, from_environment, env, postgres_url, neo4j_uri, neo4j_auth, redis_url,
+    Runner(_settings("wait", "migrations", settings, from_environment, env, targets,
                      wait_timeout=_text(timeout))).wait()
 
 

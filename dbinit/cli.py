@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import log
+from . import log, registry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "baseline", "repair")
@@ -21,9 +21,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--migrations", help="migrations directory (DBINIT_MIGRATIONS, default ./migrations)")
-    common.add_argument("--postgres-url", help="PostgreSQL URL (POSTGRES_URL)")
-    common.add_argument("--neo4j-uri", help="Neo4j URI (NEO4J_URI)")
-    common.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
+    for database in registry.databases():
+        for flag in database.flags:
+            common.add_argument("--" + flag.dest.replace("_", "-"), help=flag.help)
     common.add_argument("--wait-timeout", metavar="SECONDS", help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
     common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
     common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
@@ -40,13 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
     sub.add_parser("status", parents=[common], help="show the migration history")
     sub.add_parser("validate", parents=[common], help="check the migration files offline")
-    d = sub.add_parser("down", parents=[common], help="Postgres: revert migrations newer than VERSION")
+    reverting = ", ".join(d.title for d in registry.databases() if d.naming.down_suffix)
+    d = sub.add_parser("down", parents=[common], help=f"{reverting}: revert migrations newer than VERSION")
     d.add_argument("--to", required=True, metavar="VERSION", help="the version to go back to (0 reverts all)")
     n = sub.add_parser("new", parents=[common], help="create a correctly named migration file")
-    n.add_argument("database", choices=("postgres", "neo4j", "redis"))
+    n.add_argument("database", choices=registry.names())
     n.add_argument("description")
     b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
-    b.add_argument("database", choices=("postgres", "neo4j", "redis"))
+    b.add_argument("database", choices=registry.names())
     b.add_argument("--to", required=True, metavar="VERSION")
     sub.add_parser("repair", parents=[common], help="accept changed checksums and clear failed marks")
     return parser
@@ -78,9 +79,9 @@ def run(argv: list[str], report) -> int:
         argv = ["migrate", *argv]
     args = _parser().parse_args(argv)
     report.command = args.command
-    settings = load(migrations=args.migrations, postgres_url=args.postgres_url, neo4j_uri=args.neo4j_uri,
-                    redis_url=args.redis_url, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
-                    log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None))
+    targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
+    settings = load(migrations=args.migrations, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
+                    log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     runner = Runner(settings, report)
     if args.command == "migrate":

@@ -1,6 +1,6 @@
 """Before the first pending migration runs, under the locks: the user's command (a backup, as the
-seed's deploy script made one) and Redis's own BGSAVE. A replica that finds nothing pending runs
-neither: no backup on every pod start."""
+seed's deploy script made one). A replica that finds nothing pending does not run it: no backup
+on every pod start. (A database's own backup is its backend's `backup`.)"""
 from __future__ import annotations
 
 import os

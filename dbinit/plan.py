@@ -1,25 +1,14 @@
-"""Files versus history, as one pure function, so status, validate and migrate agree."""
+"""Files versus history, as pure functions, so status, check, migrate, down, baseline and repair agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from .errors import InvalidMigrations, MigrationFailed, Problem
-from .files import INIT_VERSION, Migration, version_key, version_label
+from .history import NEEDS_REPAIR, Applied, State
+from .migration import INIT_VERSION, Migration
+from .registry import version_key, version_label
 
-
-@dataclass(frozen=True)
-class Applied:
-    """One history record, as each backend stores it."""
-
-    version: str
-    description: str
-    script: str
-    checksum: str
-    applied_at: datetime
-    execution_ms: int
-    success: bool = True  # False: a no-transaction migration failed partway; repair clears it
-    applied_by: str = ""
+__all__ = ["Applied", "Entry", "Plan", "State", "reconcile", "to_baseline", "to_revert"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +17,7 @@ class Entry:
     version: str
     label: str
     description: str
-    state: str  # Applied, Pending, Changed, Missing, Failed
+    state: State
     migration: Migration | None
     applied: Applied | None
 
@@ -39,35 +28,53 @@ class Plan:
     entries: list[Entry]
     out_of_order: list[Entry] = field(default_factory=list)
 
-    def of(self, state: str) -> list[Entry]:
-        return [e for e in self.entries if e.state == state]
+    def of(self, *states: State) -> list[Entry]:
+        return [e for e in self.entries if e.state in states]
 
     @property
     def pending(self) -> list[Migration]:
-        return [e.migration for e in self.of("Pending")]
+        return [e.migration for e in self.of(State.PENDING) if e.migration is not None]
+
+    @property
+    def needs_repair(self) -> list[Entry]:
+        return [e for e in self.entries if e.state in NEEDS_REPAIR]
 
     def check(self, allow_out_of_order: bool) -> None:
         """Refuse to migrate over changed files, failed marks or (unless allowed) out-of-order files."""
         problems = [
-            Problem(e.migration.path, f"{e.label} was changed after it was applied (checksum "
-                    f"{e.applied.checksum[:12]}… in history, {e.migration.checksum[:12]}… on disk); "
+            Problem(e.migration.path if e.migration else None,
+                    f"{e.label} was changed after it was applied (checksum {e.applied.checksum[:12] if e.applied else ''}"
+                    f"… in history, {e.migration.checksum[:12] if e.migration else ''}… on disk); "
                     "restore the file, or run 'dbinit repair' if the change is intended")
-            for e in self.of("Changed")
+            for e in self.of(State.CHANGED)
         ]
         if not allow_out_of_order:
             problems += [
-                Problem(e.migration.path, f"{e.label} is pending but older than the newest applied {self.db} "
+                Problem(e.migration.path if e.migration else None,
+                        f"{e.label} is pending but older than the newest applied {self.db} "
                         "migration; give it a newer version, or allow it with --out-of-order")
                 for e in self.out_of_order
             ]
         if problems:
             raise InvalidMigrations(problems)
-        failed = self.of("Failed")
+        failed = self.of(State.FAILED)
         if failed:
             e = failed[0]
             raise MigrationFailed(self.db, e.migration.path if e.migration else None,
                                   f"{e.label} failed partway in an earlier run (no-transaction migration); "
                                   "fix the database by hand, then run 'dbinit repair'")
+
+
+def _state(migration: Migration | None, applied: Applied | None) -> State:
+    if applied is None:
+        return State.PENDING
+    if not applied.success:
+        return State.FAILED
+    if migration is None:
+        return State.MISSING
+    if migration.version != INIT_VERSION and migration.checksum != applied.checksum:
+        return State.CHANGED
+    return State.APPLIED
 
 
 def reconcile(db: str, migrations: list[Migration], history: list[Applied], init: Migration | None = None) -> Plan:
@@ -79,19 +86,31 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
     entries: list[Entry] = []
     for version in sorted(on_disk.keys() | applied.keys(), key=lambda v: version_key(db, v)):
         m, a = on_disk.get(version), applied.get(version)
-        if a is None:
-            state = "Pending"
-        elif not a.success:
-            state = "Failed"
-        elif m is None:
-            state = "Missing"
-        elif version != INIT_VERSION and m.checksum != a.checksum:
-            state = "Changed"
-        else:
-            state = "Applied"
         label = m.label if m else version_label(db, version)
-        description = m.description if m else a.description
-        entries.append(Entry(db, version, label, description, state, m, a))
+        description = m.description if m else a.description if a else ""
+        entries.append(Entry(db, version, label, description, _state(m, a), m, a))
     newest = max((version_key(db, a.version) for a in history if a.version != INIT_VERSION), default=None)
-    late = [e for e in entries if e.state == "Pending" and newest is not None and version_key(db, e.version) < newest]
+    late = [e for e in entries if e.state is State.PENDING and newest is not None and version_key(db, e.version) < newest]
     return Plan(db, entries, late)
+
+
+def to_revert(plan: Plan, target: str) -> tuple[list[Migration], list[Entry]]:
+    """What `down --to target` reverts, newest first: every applied version above `target` but a
+    baseline script. When any of them has no down file (or no file), nothing, and those entries."""
+    above = version_key(plan.db, target)
+    undo = [e for e in reversed(plan.entries) if e.applied is not None and e.version != INIT_VERSION
+            and version_key(plan.db, e.version) > above]
+    without = [e for e in undo if e.migration is None or e.migration.down is None]
+    return ([] if without else [e.migration for e in undo if e.migration is not None]), without
+
+
+def to_baseline(migrations: list[Migration], history: list[Applied], init: Migration | None,
+                target: str) -> list[Migration]:
+    """What `baseline --to target` records as applied: every file up to `target` not yet in the
+    history, after the baseline script when the database has no history at all (an adopted
+    database already has its baseline)."""
+    known = {a.version for a in history}
+    chosen = [m for m in migrations if m.key <= version_key(m.db, target) and m.version not in known]
+    if not history and init is not None:
+        chosen.insert(0, init)
+    return chosen

@@ -5,11 +5,16 @@ import queue
 import threading
 import time
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from typing import Callable
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from . import log
-from .backends.base import PROGRESS_EVERY, Backend
+from .contract import Backend
 from .errors import NotReady
+from .retry import PROGRESS_EVERY
+
+Ready = Callable[[str, float], None]  # (database, seconds it took)
 
 # Short, capped back-off: a probe on loopback costs little, and the gap between "the server
 # answers" and "dbinit notices" is what the application's start waits on.
@@ -17,14 +22,15 @@ BACKOFF = wait_exponential_jitter(multiplier=0.01, max=0.1, jitter=0.03)
 ATTEMPT_TIMEOUT = 5.0
 
 
-def _probe(backend: Backend, deadline: float, results: queue.Queue) -> None:
+def _probe(backend: Backend, deadline: float, results: queue.Queue[tuple[Backend, Exception | None]],
+           ready: Ready) -> None:
     start = time.monotonic()
-    state = {"next_report": start + PROGRESS_EVERY, "last": "no answer yet"}
+    state: dict[str, float | str] = {"next_report": start + PROGRESS_EVERY, "last": "no answer yet"}
 
-    def report(retry_state) -> None:
-        state["last"] = str(retry_state.outcome.exception())
+    def report(retry_state: RetryCallState) -> None:
+        state["last"] = str(retry_state.outcome.exception() if retry_state.outcome else "")
         now = time.monotonic()
-        if now >= state["next_report"]:
+        if now >= float(state["next_report"]):
             log.info(backend.name, f"waiting ({now - start:.0f} s): {state['last']}")
             state["next_report"] = now + PROGRESS_EVERY
 
@@ -38,17 +44,19 @@ def _probe(backend: Backend, deadline: float, results: queue.Queue) -> None:
     except Exception as e:  # AuthRefused, ConfigError: fail at once, without waiting out the deadline
         results.put((backend, e))
     else:
-        backend.ready_after_s = time.monotonic() - start
-        log.info(backend.name, f"ready after {backend.ready_after_s:.2f} s", elapsed_s=round(backend.ready_after_s, 3))
+        took = time.monotonic() - start
+        log.info(backend.name, f"ready after {took:.2f} s", elapsed_s=round(took, 3))
+        ready(backend.name, took)
         results.put((backend, None))
 
 
-def wait(backends: list[Backend], timeout: float) -> None:
-    """Return when all are ready; raise the first fatal error, or NotReady naming each that was not ready."""
+def wait(backends: list[Backend], timeout: float, ready: Ready = lambda db, seconds: None) -> None:
+    """Return when all are ready; raise the first fatal error, or NotReady naming each that was not
+    ready. `ready(database, seconds)` as each becomes ready."""
     deadline = time.monotonic() + timeout
-    results: queue.Queue = queue.Queue()
+    results: queue.Queue[tuple[Backend, Exception | None]] = queue.Queue()
     for backend in backends:
-        threading.Thread(target=_probe, args=(backend, deadline, results), name=f"wait-{backend.name}", daemon=True).start()
+        threading.Thread(target=_probe, args=(backend, deadline, results, ready), name=f"wait-{backend.name}", daemon=True).start()
     failures: list[str] = []
     for _ in backends:
         backend, error = results.get()

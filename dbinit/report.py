@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import log
+from . import log, registry
 from .errors import DbinitError, InvalidMigrations, MigrationFailed
-from .files import DATABASES, Migration
-from .plan import Applied
+from .history import Applied
+from .migration import Migration
 
 VERSION = "0.2.0"
 MEANINGS = {
@@ -59,7 +59,7 @@ class RunReport:
         self._db(db)["pending"] = [m.label for m in migrations]
 
     def document(self, exit_code: int, error: BaseException | None) -> dict:
-        for db in DATABASES:
+        for db in registry.names():
             self.databases.setdefault(db, {"status": "not configured", "wait_s": None, "lock_wait_s": None,
                                            "applied": [], "pending": []})
         for entry in self.databases.values():  # what was applied is no longer pending

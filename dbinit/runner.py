@@ -3,46 +3,21 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from datetime import date, datetime, timezone
+from functools import partial
+from pathlib import Path
 from typing import Iterator
 
-from . import content, files, hooks, log, readiness
-from .backends.base import PROGRESS_EVERY, Backend
+from . import content, files, hooks, log, readiness, registry, retry
+from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Reverts
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
-from .files import Catalog, Migration
+from .files import Catalog
+from .history import Applied
+from .migration import Migration, down_of
+from .plan import Plan, State, reconcile, to_baseline, to_revert
 from .progress import Monitor
 from .report import RunReport
-from .plan import Applied, Plan, reconcile
 from .settings import Settings
-
-VARIABLES = {
-    "postgres": "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST or PGHOST",
-    "neo4j": "NEO4J_URI",
-    "redis": "REDIS_URL",
-}
-
-
-def make_backend(db: str, settings: Settings) -> Backend:
-    """Import only the client library of a configured database: the start-up path stays light."""
-    if db == "postgres":
-        from .backends.postgres import PostgresBackend
-
-        backend: Backend = PostgresBackend(settings.postgres)
-    elif db == "neo4j":
-        from .backends.neo4j import Neo4jBackend
-
-        backend = Neo4jBackend(settings.neo4j)
-    elif settings.redis.topology == "cluster":
-        from .backends.redis_cluster import RedisClusterBackend
-
-        backend = RedisClusterBackend(settings.redis)
-    else:
-        from .backends.redis import RedisBackend
-
-        backend = RedisBackend(settings.redis)
-    backend.lease_s = settings.lock_lease
-    return backend
 
 
 class Runner:
@@ -56,28 +31,23 @@ class Runner:
         configured = self.settings.configured()
         for db in catalog.databases():
             if db not in configured:
-                example = (catalog.migrations[db] or [catalog.init.get(db)])[0].path
+                example = (catalog.migrations[db] or [catalog.init[db]])[0].path
                 raise ConfigError(f"there are {db} migrations ({example}) but {db} is not configured; "
-                                  f"set {VARIABLES[db]}")
+                                  f"set {registry.get(db).variables}")
         return catalog
 
     @contextmanager
     def connected(self, dbs: list[str]) -> Iterator[list[Backend]]:
         """Backends for `dbs`, each answering real queries, closed afterwards."""
-        for db in files.DATABASES:
-            if db in dbs:
-                log.info(db, f"waiting for {getattr(self.settings, db).display()}")
-            elif db not in self.settings.configured():
-                log.info(db, f"not configured ({VARIABLES[db]} unset): skipped")
-                self.report.skipped(db)
-        backends = [make_backend(db, self.settings) for db in dbs]
+        for database in registry.databases():
+            if database.name in dbs:
+                log.info(database.name, f"waiting for {self.settings.of(database.name).display()}")
+            elif database.name not in self.settings.configured():
+                log.info(database.name, f"not configured ({database.variables} unset): skipped")
+                self.report.skipped(database.name)
+        backends = [registry.get(db).open(self.settings.of(db), self.settings.lock_lease) for db in dbs]
         try:
-            try:
-                readiness.wait(backends, self.settings.wait_timeout)
-            finally:
-                for b in backends:
-                    if b.ready_after_s is not None:
-                        self.report.ready(b.name, b.ready_after_s)
+            readiness.wait(backends, self.settings.wait_timeout, self.report.ready)
             yield backends
         except DbinitError:
             raise
@@ -92,6 +62,15 @@ class Runner:
                     backend.close()
                 except Exception:  # closing a connection to a server that went away
                     pass
+
+    @contextmanager
+    def locked(self, backends: list[Backend]) -> Iterator[None]:
+        """Every backend's migration lock held, in the order of applying; all released after,
+        whatever happens (neo4j-migrations' executeWithinLock)."""
+        with ExitStack() as locks:
+            for b in backends:
+                self.report.locked(b.name, locks.enter_context(b.lock(self.settings.lock_timeout)))
+            yield
 
     def wait(self) -> None:
         with self.connected(self.settings.configured()):
@@ -113,7 +92,8 @@ class Runner:
             log.info(source, "the lint of blocking DDL was skipped: squawk is not installed "
                      "(pip install 'dbinit[lint]'; DBINIT_LINT=off to silence this)")
 
-    def _plans(self, catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
+    @staticmethod
+    def _plans(catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
         return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name)))
                 for b in backends]
 
@@ -144,81 +124,96 @@ class Runner:
         half second over the same connections, with a progress line every few seconds."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends:
-            deadline = time.monotonic() + self.settings.wait_timeout
-            next_report = time.monotonic() + PROGRESS_EVERY
-            while True:
-                plans = self._checked(catalog, backends)
-                pending = [f"{p.db} {m.label}" for p in plans for m in p.pending]
-                if not pending:
-                    log.info("dbinit", "every configured database is up to date with the migrations")
-                    return
-                if time.monotonic() >= deadline:
-                    raise NotReady(f"still pending after {self.settings.wait_timeout:g} s (DBINIT_WAIT_TIMEOUT): "
-                                   + ", ".join(pending))
-                if time.monotonic() >= next_report:
-                    log.info("dbinit", f"waiting for migrations applied elsewhere; pending: {', '.join(pending[:10])}")
-                    next_report = time.monotonic() + PROGRESS_EVERY
-                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            pending: list[str] = []
+
+            def up_to_date() -> bool | None:
+                pending[:] = [f"{p.db} {m.label}" for p in self._checked(catalog, backends) for m in p.pending]
+                return None if pending else True
+
+            def waiting(elapsed: float) -> None:
+                log.info("dbinit", f"waiting for migrations applied elsewhere; pending: {', '.join(pending[:10])}")
+
+            if retry.poll(up_to_date, self.settings.wait_timeout, first=0.5, most=0.5, jitter=False,
+                          waiting=waiting) is None:
+                raise NotReady(f"still pending after {self.settings.wait_timeout:g} s (DBINIT_WAIT_TIMEOUT): "
+                               + ", ".join(pending))
+            log.info("dbinit", "every configured database is up to date with the migrations")
+
+    def _refuse(self, plans: list[Plan]) -> None:
+        """The checks that need no server, before any lock is taken: a broken file stops every
+        replica at once rather than after its turn at the lock. Down files are not run here."""
+        for plan in plans:
+            plan.check(self.settings.out_of_order)
+        self._log_findings("dbinit", content.check([m for plan in plans for m in plan.pending], downs=False,
+                                                   lint=self.settings.lint))
 
     def migrate(self, dry_run: bool = False) -> list[tuple[Plan, list[Applied]]]:
         """Apply what is pending; each database's plan (as found under the lock) and what was applied."""
         catalog = self.catalog()
-        with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
+        with self.connected(self.settings.configured()) as backends, ExitStack() as held:
             active = [b for b in backends if b.name in catalog.databases()]
             # Read without the locks first: history rows are written only with their migration's
             # commit, so if nothing is pending now, nothing is; the replicas of a deploy then
             # neither queue for the lock nor write to take it.
             plans = self._plans(catalog, active)
+            self._refuse([plan for _, plan in plans])
             if not dry_run and any(plan.pending for _, plan in plans):
-                for b in active:
-                    locks.enter_context(b.lock(self.settings.lock_timeout))
-                    self.report.locked(b.name, b.lock_wait_s or 0.0)
-                # Decided again under the locks: a runner that waited finds nothing pending.
+                held.enter_context(self.locked(active))
+                # Decided again under the locks: a runner that waited finds nothing pending. What
+                # is pending now is a part of what passed the checks above.
                 plans = self._plans(catalog, active)
+                for _, plan in plans:
+                    plan.check(self.settings.out_of_order)
             for _, plan in plans:
                 self.report.pending(plan.db, plan.pending)
-            for _, plan in plans:
-                plan.check(self.settings.out_of_order)
-                for e in plan.of("Missing"):
+                for e in plan.of(State.MISSING):
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
-            # Every pending file parses before the first one runs; down files are not run here.
-            self._log_findings("dbinit", content.check([m for _, plan in plans for m in plan.pending], downs=False,
-                                                       lint=self.settings.lint))
             for backend, plan in plans:
-                if plan.pending:
+                if plan.pending and isinstance(backend, Prechecks):
                     backend.precheck(plan.pending)
             if dry_run:
-                for _, plan in plans:
-                    for m in plan.pending:
-                        log.info(plan.db, f"would apply {m.label} {m.description} ({m.path})")
-                    if not plan.pending:
-                        log.info(plan.db, "up to date; nothing would be applied")
+                self._show(plans)
                 return [(p, []) for _, p in plans]
             if any(plan.pending for _, plan in plans):
-                if self.settings.before_migrate:
-                    hooks.before_migrate(self.settings.before_migrate, [plan for _, plan in plans])
-                for backend, plan in plans:
-                    if plan.pending and self.settings.redis_bgsave and backend.name == "redis":
-                        backend.backup()
-            done: list[tuple[Plan, list[Applied]]] = []
-            for backend, plan in plans:
-                done.append((plan, []))
-                with Monitor(backend.name, self.settings.progress_interval) as monitor:
-                    if plan.pending:
-                        backend.prepare()
-                    for m in plan.pending:
-                        with monitor.watch(f"{m.label} {m.description}", partial(backend.describe, m)):
-                            applied = self._apply(backend, m)
-                        done[-1][1].append(applied)
-                        self.report.applied(backend.name, m, applied)
-                        log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
-                                 version=m.version, script=m.script, execution_ms=applied.execution_ms)
-                    # Even with nothing applied: a killed earlier run may have left an index populating.
-                    with monitor.watch("waiting for indexes", backend.describe_finish):
-                        backend.finish(self.settings.index_timeout)
-                log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
-                         f"{len(plan.of('Applied'))} already applied")
-            return done
+                self._before_first([(b, p) for b, p in plans if p.pending])
+            return [(plan, self._apply_plan(backend, plan)) for backend, plan in plans]
+
+    @staticmethod
+    def _show(plans: list[tuple[Backend, Plan]]) -> None:
+        for _, plan in plans:
+            for m in plan.pending:
+                log.info(plan.db, f"would apply {m.label} {m.description} ({m.path})")
+            if not plan.pending:
+                log.info(plan.db, "up to date; nothing would be applied")
+
+    def _before_first(self, changing: list[tuple[Backend, Plan]]) -> None:
+        """Under the locks, before the first pending migration: the user's hook, then each
+        database's own backup."""
+        if self.settings.before_migrate:
+            hooks.before_migrate(self.settings.before_migrate, [plan for _, plan in changing])
+        for backend, _ in changing:
+            if isinstance(backend, BacksUp):
+                backend.backup()
+
+    def _apply_plan(self, backend: Backend, plan: Plan) -> list[Applied]:
+        done: list[Applied] = []
+        with Monitor(backend.name, self.settings.progress_interval) as monitor:
+            if plan.pending:
+                backend.prepare()
+            for m in plan.pending:
+                describe = partial(backend.describe, m) if isinstance(backend, Describes) else _silent
+                with monitor.watch(f"{m.label} {m.description}", describe):
+                    applied = self._apply(backend, m)
+                done.append(applied)
+                self.report.applied(backend.name, m, applied)
+                log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
+                         version=m.version, script=m.script, execution_ms=applied.execution_ms)
+            if isinstance(backend, Finishes):
+                with monitor.watch(backend.finishing, backend.describe_finish):
+                    backend.finish(self.settings.index_timeout)
+        log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
+                 f"{len(plan.of(State.APPLIED))} already applied")
+        return done
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:
@@ -231,42 +226,45 @@ class Runner:
             raise backend.lost_lock() or e from None
 
     def down(self, to: str) -> None:
-        """Postgres: run down scripts newer than `to`, newest first, each with its history row."""
-        if self.settings.postgres is None:
-            raise ConfigError(f"down needs PostgreSQL; set {VARIABLES['postgres']}")
-        target = files.version_key("postgres", _version("postgres", to))
+        """Run down scripts newer than `to`, newest first, each with its history record, in every
+        configured database whose files have down scripts."""
+        able = [d for d in registry.databases() if d.naming.down_suffix]  # databases whose files have downs
+        dbs = [d.name for d in able if d.name in self.settings.configured()]
+        if not dbs:
+            raise ConfigError(f"down needs {' or '.join(d.title for d in able)}; set "
+                              f"{' or '.join(d.variables for d in able)}")
+        targets = {db: _version(db, to) for db in dbs}
         catalog = self.catalog()
-        with self.connected(["postgres"]) as (backend,), backend.lock(self.settings.lock_timeout):
-            plan = reconcile("postgres", catalog.migrations["postgres"], backend.history())
-            undo = [e for e in reversed(plan.entries) if e.applied is not None and e.version != files.INIT_VERSION
-                    and files.version_key("postgres", e.version) > target]
-            problems = [Problem(e.migration.path if e.migration else None,
-                                f"{e.label} has no down file (-down.sql); nothing was reverted")
-                        for e in undo if e.migration is None or e.migration.down is None]
-            if problems:
-                raise InvalidMigrations(problems)
-            downs = [(e.migration, files.down_of(e.migration)) for e in undo]
-            content.check([d for _, d in downs])
-            for m, d in downs:
-                start = time.perf_counter()
-                backend.revert(m, d)
-                log.info("postgres", f"reverted {m.label} {m.description} ({(time.perf_counter() - start) * 1000:.0f} ms)")
-            if not downs:
-                log.info("postgres", f"nothing applied above {to}; nothing reverted")
+        with self.connected(dbs) as backends, self.locked(backends):
+            for backend in backends:
+                assert isinstance(backend, Reverts)
+                plan = reconcile(backend.name, catalog.migrations[backend.name], backend.history())
+                undo, without = to_revert(plan, targets[backend.name])
+                suffix = registry.get(backend.name).naming.down_suffix
+                if without:
+                    raise InvalidMigrations([Problem(e.migration.path if e.migration else None,
+                                                     f"{e.label} has no down file ({suffix}); nothing was reverted")
+                                             for e in without])
+                downs = [(m, down_of(m)) for m in undo]
+                content.check([d for _, d in downs])
+                for m, d in downs:
+                    start = time.perf_counter()
+                    backend.revert(m, d)
+                    log.info(backend.name, f"reverted {m.label} {m.description} "
+                             f"({(time.perf_counter() - start) * 1000:.0f} ms)")
+                if not downs:
+                    log.info(backend.name, f"nothing applied above {to}; nothing reverted")
 
     def baseline(self, db: str, to: str) -> None:
         """Record migrations up to `to` as applied without running them (adopting an existing database)."""
-        target = files.version_key(db, _version(db, to))
+        target = _version(db, to)
         if db not in self.settings.configured():
-            raise ConfigError(f"{db} is not configured; set {VARIABLES[db]}")
+            raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
         catalog = self.catalog()
-        with self.connected([db]) as (backend,), backend.lock(self.settings.lock_timeout):
+        with self.connected([db]) as backends, self.locked(backends):
+            backend, = backends
             backend.prepare()
-            history = backend.history()
-            known = {a.version for a in history}
-            chosen = [m for m in catalog.migrations[db] if m.key <= target and m.version not in known]
-            if not history and db in catalog.init:
-                chosen.insert(0, catalog.init[db])  # an adopted database already has its baseline
+            chosen = to_baseline(catalog.migrations[db], backend.history(), catalog.init.get(db), target)
             now = datetime.now(timezone.utc)
             for m in chosen:
                 backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True))
@@ -277,32 +275,34 @@ class Runner:
     def repair(self) -> None:
         """Re-sync stored checksums with the files and clear failed marks, after a person fixed things."""
         catalog = self.catalog()
-        with self.connected(self.settings.configured()) as backends, ExitStack() as locks:
-            for b in backends:
-                locks.enter_context(b.lock(self.settings.lock_timeout))
+        with self.connected(self.settings.configured()) as backends, self.locked(backends):
             for backend, plan in self._plans(catalog, backends):
-                for e in plan.of("Changed"):
-                    backend.set_checksum(e.version, e.migration.checksum)
-                    log.info(plan.db, f"repaired {e.label}: stored checksum now matches {e.migration.script}")
-                for e in plan.of("Failed"):
+                for e in plan.needs_repair:
+                    if e.state is State.CHANGED and e.migration is not None:
+                        backend.set_checksum(e.version, e.migration.checksum)
+                        log.info(plan.db, f"repaired {e.label}: stored checksum now matches {e.migration.script}")
+                for e in plan.of(State.FAILED):
                     backend.forget(e.version)
                     log.info(plan.db, f"repaired {e.label}: failed mark cleared; the next migrate runs it again")
-                if not plan.of("Changed") and not plan.of("Failed"):
+                if not plan.needs_repair:
                     log.info(plan.db, "nothing to repair")
 
-    def new(self, db: str, description: str, today: date | None = None) -> list:
+    def new(self, db: str, description: str, today: date | None = None) -> list[Path]:
         directory = self.settings.migrations
-        catalog = files.discover(directory) if directory.is_dir() else Catalog({d: [] for d in files.DATABASES}, {})
+        catalog = files.discover(directory) if directory.is_dir() else Catalog.empty()
         try:
             paths = files.new_paths(directory, catalog, db, description, today or date.today())
         except ValueError as e:
             raise UsageError(str(e)) from None
         directory.mkdir(parents=True, exist_ok=True)
         for path in paths:
-            comment = "#" if db == "redis" else "//" if db == "neo4j" else "--"
-            path.write_text(f"{comment} {description}\n", encoding="utf-8")
+            path.write_text(f"{registry.get(db).comment} {description}\n", encoding="utf-8")
             log.info(db, f"created {path}")
         return paths
+
+
+def _silent(elapsed: float) -> None:
+    return None
 
 
 def _version(db: str, text: str) -> str:

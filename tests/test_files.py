@@ -4,10 +4,11 @@ from datetime import date
 import pytest
 
 from conftest import run_dbinit
-from dbinit import cypher, files
+from dbinit import files
+from dbinit.databases.neo4j import cypher
+from dbinit.databases.postgres.sql import parse as parse_sql
+from dbinit.databases.redis.commands import split_args
 from dbinit.errors import InvalidMigrations
-from dbinit.redis_commands import split_args
-from dbinit.sql import parse as parse_sql
 
 
 def catalog_of(migrations):

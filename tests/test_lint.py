@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_dbinit
-from dbinit import files, lint
+from dbinit import files
+from dbinit.databases.postgres import lint
 
 TX = "-- dbinit: no-transaction\n"
 CASES = [  # rule, a statement that trips it, the safe way that does not

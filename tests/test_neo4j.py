@@ -189,15 +189,14 @@ def test_a_runner_back_from_a_pause_asks_the_server_before_a_schema_change_and_r
     """Schema statements cannot share a transaction with the lease check. dbinit skips asking the
     server only while the last lease extension it confirmed is under half a lease old; a runner
     whose clock says otherwise (it was paused) asks, finds another holder, and changes nothing."""
-    from dbinit.backends.neo4j import Neo4jBackend
+    from dbinit.databases.neo4j.backend import Neo4jBackend
     from dbinit.errors import LockLost
-    from dbinit.files import Migration
+    from dbinit.migration import Migration
     from dbinit.settings import load
 
-    settings = load({"NEO4J_URI": neo4j_db.uri(), "NEO4J_AUTH": f"neo4j/{neo4j_db.password}"}).neo4j
-    paused, other = Neo4jBackend(settings), Neo4jBackend(settings)
+    settings = load({"NEO4J_URI": neo4j_db.uri(), "NEO4J_AUTH": f"neo4j/{neo4j_db.password}"}).of("neo4j")
+    paused, other = Neo4jBackend(settings, lease_s=2), Neo4jBackend(settings, lease_s=2)
     for backend in (paused, other):
-        backend.lease_s = 2
         backend.connect(10)
     try:
         assert paused.try_lock()

@@ -7,8 +7,10 @@ import pytest
 
 from dbinit import files
 from dbinit.errors import InvalidMigrations, MigrationFailed
-from dbinit.files import Catalog, Migration
-from dbinit.plan import Applied, reconcile
+from dbinit.files import Catalog
+from dbinit.migration import Migration
+from dbinit.history import NEEDS_REPAIR, State
+from dbinit.plan import Applied, reconcile, to_baseline, to_revert
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -95,3 +97,52 @@ def test_new_file_names_take_the_next_number_keeping_the_width():
     assert [p.name for p in files.new_paths(Path("m"), catalog, "redis", "keys", day)] == ["V001-keys.redis"]
     with pytest.raises(ValueError, match="at least one letter"):
         files.new_paths(Path("m"), catalog, "redis", "!!!", day)
+
+
+def with_down(m: Migration) -> Migration:
+    return Migration(m.db, m.version, m.label, m.description, m.path, m.text, m.checksum, Path(f"{m.label}-down"))
+
+
+@pytest.mark.parametrize("on_disk, downs, history, to, reverted, without", [
+    (["V1", "V2", "V3"], ["V1", "V2", "V3"], ["V1", "V2", "V3"], "1", ["V3", "V2"], []),  # newest first
+    (["V1", "V2", "V3"], ["V1", "V2", "V3"], ["V1", "V2"], "0", ["V2", "V1"], []),  # pending V3: nothing to undo
+    (["V1", "V2"], ["V1", "V2"], ["V1", "V2"], "2", [], []),  # nothing above the target
+    (["V1", "V2", "V3"], ["V1", "V3"], ["V1", "V2", "V3"], "1", [], ["V2"]),  # V2 has no down file: nothing
+    (["V1", "V3"], ["V1", "V3"], ["V1", "V2", "V3"], "0", [], ["V2"]),  # V2's file is gone: nothing
+    (["V9", "V10"], ["V9", "V10"], ["V9", "V10"], "9", ["V10"], []),  # numerically above, not as text
+])
+def test_down_reverts_what_is_applied_above_the_target_newest_first(on_disk, downs, history, to, reverted, without):
+    files_ = [with_down(mig("postgres", v)) if v in downs else mig("postgres", v) for v in on_disk]
+    plan = reconcile("postgres", files_, [applied("postgres", v) for v in history])
+    undo, missing = to_revert(plan, files.normalise_version("postgres", to))
+    assert [m.label for m in undo] == reverted and [e.label for e in missing] == without
+
+
+def test_down_never_reverts_a_baseline_script():
+    init = Migration("postgres", files.INIT_VERSION, "init", "baseline script", Path("init.sql"), "", "i")
+    history = [Applied(files.INIT_VERSION, "baseline script", "init.sql", "i", NOW, 1), applied("postgres", "V1")]
+    plan = reconcile("postgres", [with_down(mig("postgres", "V1"))], history, init)
+    undo, missing = to_revert(plan, "0")
+    assert [m.label for m in undo] == ["V1"] and missing == []
+
+
+@pytest.mark.parametrize("db, on_disk, history, to, chosen", [
+    ("postgres", ["V1", "V2", "V3"], [], "V2", ["init", "V1", "V2"]),  # a fresh database: its baseline script too
+    ("postgres", ["V1", "V2", "V3"], ["V1"], "V3", ["V2", "V3"]),  # what is recorded stays as it is
+    ("redis", ["V1", "V2"], ["V1", "V2"], "V2", []),
+    ("neo4j", ["2025-01-01-001", "2025-02-01-001"], [], "2025-01-31-001", ["init", "2025-01-01-001"]),
+])
+def test_baseline_records_every_file_up_to_the_target_not_yet_recorded(db, on_disk, history, to, chosen):
+    init = Migration(db, files.INIT_VERSION, "init", "baseline script", Path("init"), "", "i")
+    picked = to_baseline([mig(db, v) for v in on_disk], [applied(db, v) for v in history], init,
+                         files.normalise_version(db, to))
+    assert [m.label for m in picked] == chosen
+
+
+def test_states_carry_what_flyway_s_carry_and_repair_takes_the_changed_and_the_failed():
+    assert [(s.on_disk, s.applied, s.failed) for s in State] == [
+        (True, False, False), (True, True, False), (True, True, False), (False, True, False), (None, True, True)]
+    assert NEEDS_REPAIR == {State.CHANGED, State.FAILED}
+    plan = reconcile("postgres", [mig("postgres", "V1", "new"), mig("postgres", "V2")],
+                     [applied("postgres", "V1", "old"), applied("postgres", "V2", success=False)])
+    assert [(e.label, str(e.state)) for e in plan.needs_repair] == [("V1", "Changed"), ("V2", "Failed")]

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import InvalidMigrations, Problem
-from .files import Migration, Statement, line_of
+from ...errors import InvalidMigrations, Problem
+from ...migration import Migration, Statement, line_of
 
 NO_TRANSACTION = re.compile(r"--\s*dbinit:\s*no-transaction\s*")
 # pg_dump (since 17.6, 16.10, 15.14, 14.19, 13.22) wraps its output in these: they only guard psql

@@ -18,8 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import Problem
-from .files import Migration
+from ...errors import Problem
+from ...migration import Migration
 
 RULES = {
     "require-concurrent-index-creation": "CREATE INDEX CONCURRENTLY IF NOT EXISTS in a '-- dbinit: no-transaction' file",
@@ -77,12 +77,11 @@ def _allowed(migration: Migration, first_statement_line: int) -> tuple[dict[int,
     return per_line, whole, problems
 
 
-def lint(migrations: list[Migration]) -> list[Problem] | None:
-    """Findings of the chosen rules in PostgreSQL files, each with the file, line, rule, why and the
+def lint(files: list[Migration]) -> list[Problem] | None:
+    """Findings of the chosen rules in these PostgreSQL files, each with the file, line, rule, why and the
     safe alternative; None when squawk is not installed."""
     from .sql import parse
 
-    files = [m for m in migrations if m.db == "postgres"]
     if not files:
         return []
     binary = squawk()

@@ -19,12 +19,12 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
-from .. import log
-from ..errors import ConnectionLost, InvalidMigrations, MigrationFailed, NotReady, Problem
-from ..files import Migration
-from ..plan import Applied
-from ..redis_commands import parse
-from .redis import RedisBackend, _encode
+from ... import log, retry
+from ...errors import ConnectionLost, InvalidMigrations, MigrationFailed, NotReady, Problem
+from ...history import Applied
+from ...migration import Migration
+from .backend import RedisBackend, _encode
+from .commands import parse
 
 # A slot in motion (redis-py's own types, or the words inside an EXECABORT): follow it, try again.
 _MOVING = (redis.exceptions.MovedError, redis.exceptions.AskError, redis.exceptions.TryAgainError,
@@ -95,19 +95,23 @@ class RedisClusterBackend(RedisBackend):
             raise InvalidMigrations(problems)
 
     def apply(self, migration: Migration) -> Applied:
-        for attempt in range(20):
-            try:
-                return self._apply_once(migration)
-            except redis.ResponseError as e:
-                if not isinstance(e, _MOVING) and not any(word in str(e) for word in _RESHARDING):
-                    raise MigrationFailed(self.name, migration.path, f"{e}; nothing of this file ran") from None
-                log.info(self.name, f"{migration.label}: its hash slot is moving ({type(e).__name__}: {e}); "
-                         "following it")
-                self.client.nodes_manager.initialize()
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-            except (redis.ConnectionError, redis.TimeoutError) as e:
-                raise ConnectionLost(self.name, str(e), migration.path) from None
-        raise MigrationFailed(self.name, migration.path, "its hash slot kept moving; nothing of this file ran")
+        def moving(e: Exception) -> bool:
+            return isinstance(e, _MOVING) or isinstance(e, redis.ResponseError) and any(
+                word in str(e) for word in _RESHARDING)
+
+        def follow(e: Exception) -> None:
+            log.info(self.name, f"{migration.label}: its hash slot is moving ({type(e).__name__}: {e}); following it")
+            self.client.nodes_manager.initialize()
+
+        try:
+            return retry.again(lambda: self._apply_once(migration), tries=20, when=moving, before=follow,
+                               pause=lambda n: min(0.05 * 2 ** (n - 1), 1.0))
+        except redis.ResponseError as e:
+            if moving(e):
+                raise MigrationFailed(self.name, migration.path, "its hash slot kept moving; nothing of this file ran") from None
+            raise MigrationFailed(self.name, migration.path, f"{e}; nothing of this file ran") from None
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise ConnectionLost(self.name, str(e), migration.path) from None
 
     def _apply_once(self, migration: Migration) -> Applied:
         start = time.perf_counter()
@@ -120,7 +124,7 @@ class RedisClusterBackend(RedisBackend):
             if (by := pipe.get(marker)) is not None:
                 return self._recover(migration, by.decode())
             if not self.holds_lock():
-                raise self._lost()
+                raise self.lease_lost()
             pipe.multi()
             for c in commands:
                 pipe.execute_command(*c.args)
@@ -128,7 +132,7 @@ class RedisClusterBackend(RedisBackend):
             try:
                 replies = pipe.execute(raise_on_error=False)
             except redis.WatchError:  # another runner applied this very file meanwhile
-                raise self._lost() from None
+                raise self.lease_lost() from None
         failed = [(c, r) for c, r in zip(commands, replies) if isinstance(r, Exception)]
         if failed:
             c, reply = failed[0]

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import InvalidMigrations, Problem
-from .files import Migration, Statement
+from ...errors import InvalidMigrations, Problem
+from ...migration import Migration, Statement
 
 # cypher-shell's own transaction commands: dbinit manages transactions itself, so they are dropped.
 _SHELL_TX = {":begin", ":commit", ":rollback"}

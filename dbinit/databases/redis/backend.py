@@ -3,6 +3,7 @@ restored if any command fails at run time, and a SET NX PX lock with a renewed l
 from __future__ import annotations
 
 import json
+import math
 import socket
 import ssl
 import time
@@ -14,14 +15,15 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .. import log
-from ..errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
-                      NotReady, Problem)
-from ..files import Migration
-from ..plan import Applied
-from ..redis_commands import Command, parse
-from ..settings import RedisSettings
-from .base import Backend, owner_id
+from ... import log, retry
+from ...contract import Backend
+from ...errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
+                       NotReady, Problem)
+from ...history import Applied
+from ...lease import holder
+from ...migration import Migration
+from .commands import Command, parse
+from .settings import RedisSettings
 
 # Compare-and-set scripts: only the owner renews or releases its lock, or writes history under it.
 _RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
@@ -51,9 +53,9 @@ class RedisBackend(Backend):
     name = "redis"
     leased = True
 
-    def __init__(self, settings: RedisSettings):
+    def __init__(self, settings: RedisSettings, lease_s: float):
+        super().__init__(lease_s)
         self.settings = settings
-        self.owner = owner_id()
         self.client: redis.Redis | None = None
         self.lock_key = f"{settings.prefix}lock"
         self.history_key = f"{settings.prefix}migrations"
@@ -122,45 +124,40 @@ class RedisBackend(Backend):
         return None
 
     def try_lock(self) -> bool:
-        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=int(self.lease_s * 1000)))
+        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=self.lease_ms))
 
     def renew_lock(self) -> bool:
-        return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, int(self.lease_s * 1000)))
+        return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, self.lease_ms))
 
     def holds_lock(self) -> bool:
         return self.client.get(self.lock_key) == self.owner.encode()
 
-    def _lost(self) -> LockLost:
-        return LockLost(self.name, f"the lease ran out while this run was stopped or cut off; it is now held by "
-                        f"{self._holder_or_unknown()}")
-
     def _fenced_write(self, command: str, key: str, *args) -> None:
         """One write that the server makes only while this runner holds the lock."""
         if self.client.eval(_FENCED, 2, self.lock_key, key, self.owner, command, *args) == -1:
-            raise self._lost()
+            raise self.lease_lost()
 
     def _fenced_transaction(self, queue) -> list:
         """`queue(pipe)`'s commands in one MULTI/EXEC that runs only while this runner holds the lock:
         WATCH the lock key, check its owner, and EXEC aborts if the key changed in between (taken,
         expired, or renewed by our own lease thread: then check again)."""
-        for _ in range(10):
+        def once() -> list:
             with self._pipeline(transaction=True) as pipe:
                 pipe.watch(self.lock_key)
                 if pipe.get(self.lock_key) != self.owner.encode():
-                    raise self._lost()
+                    raise self.lease_lost()
                 pipe.multi()
                 queue(pipe)
-                try:
-                    return pipe.execute(raise_on_error=False)
-                except redis.WatchError:
-                    continue
-        raise self._lost()
+                return pipe.execute(raise_on_error=False)
+
+        try:
+            return retry.again(once, tries=10, when=lambda e: isinstance(e, redis.WatchError))
+        except redis.WatchError:
+            raise self.lease_lost() from None
 
     def lock_holder(self) -> str:
-        holder, ttl = self.client.get(self.lock_key), self.client.pttl(self.lock_key)
-        if holder is None:
-            return "nobody (just released)"
-        return f"{holder.decode()} (lease ends in {max(0, ttl) / 1000:.1f} s)"
+        owner, ttl = self.client.get(self.lock_key), self.client.pttl(self.lock_key)
+        return holder(owner.decode() if owner is not None else None, ttl)
 
     def unlock(self) -> None:
         self.client.eval(_RELEASE, 1, self.lock_key, self.owner)
@@ -172,32 +169,39 @@ class RedisBackend(Backend):
         """A hash needs no creating."""
 
     def backup(self) -> None:
-        """BGSAVE, and wait until it has finished: the dump on disk is from before the first command."""
+        """With DBINIT_REDIS_BGSAVE, BGSAVE and wait until it has finished: the dump on disk is from
+        before the first command."""
+        if not self.settings.bgsave:
+            return
+
         def saves() -> tuple[dict, object]:
             info = self.client.info("persistence")  # rdb_saves counts snapshots (Redis 7); LASTSAVE has seconds
             return info, info.get("rdb_saves", self.client.lastsave())
 
-        info, before = saves()
-        while info.get("rdb_bgsave_in_progress"):  # one already running started before us: ours follows it
-            time.sleep(0.1)
-            info, before = saves()
+        def idle() -> tuple[dict, object] | None:  # one already running started before us: ours follows it
+            info, count = saves()
+            return None if info.get("rdb_bgsave_in_progress") else (info, count)
+
+        _, before = retry.poll(idle, math.inf, first=0.1, most=0.1, jitter=False)  # type: ignore[misc]
         try:
             self.client.bgsave()
         except redis.ResponseError as e:
             raise ConfigError(f"redis: BGSAVE was refused ({e}); unset DBINIT_REDIS_BGSAVE or allow it") from None
         log.info(self.name, "BGSAVE: waiting for the snapshot before migrating")
-        while True:
-            time.sleep(0.05)
-            info, now = saves()
-            if info.get("rdb_bgsave_in_progress"):
-                continue
-            if info.get("rdb_last_bgsave_status") != "ok":
-                raise MigrationFailed(self.name, None, "BGSAVE failed (rdb_last_bgsave_status:"
-                                      f"{info.get('rdb_last_bgsave_status')}; see the server's log and its dir); "
-                                      "nothing was applied")
-            if now != before:
-                log.info(self.name, "BGSAVE done: the snapshot on disk is from before this run")
-                return
+
+        def finished() -> dict | None:
+            state = idle()
+            if state is None:
+                return None
+            info, count = state
+            return info if count != before or info.get("rdb_last_bgsave_status") != "ok" else None
+
+        info = retry.poll(finished, math.inf, first=0.05, most=0.05, jitter=False)
+        if info.get("rdb_last_bgsave_status") != "ok":
+            raise MigrationFailed(self.name, None, "BGSAVE failed (rdb_last_bgsave_status:"
+                                  f"{info.get('rdb_last_bgsave_status')}; see the server's log and its dir); "
+                                  "nothing was applied")
+        log.info(self.name, "BGSAVE done: the snapshot on disk is from before this run")
 
     def _getkeys(self, commands: list[Command]) -> list:
         """The server's COMMAND GETKEYS reply (or error) for each command, in one round trip."""

@@ -1,19 +1,35 @@
 """What the migrating session is doing, from pg_stat_activity and the pg_stat_progress_* views."""
 from __future__ import annotations
 
-from ...files import Migration
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from ...contract import Progress
+
+if TYPE_CHECKING:
+    from .backend import PostgresBackend
 
 
 class Activity:
-    """Mixed into PostgresBackend: uses its conn, pooled, _watcher and _open."""
+    """Asked from a connection of the progress thread's own, opened once a migration runs long."""
 
-    def describe(self, migration: Migration, elapsed: float) -> tuple[str, dict[str, object]] | None:
+    def __init__(self, backend: PostgresBackend) -> None:
+        self.backend = backend
+        self._watcher: psycopg.Connection | None = None
+
+    def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+
+    def describe(self) -> Progress:
         """What pg_stat_activity and the pg_stat_progress_* views say of the migrating session."""
-        if self.pooled:  # the session behind the pooler is not ours to name
+        if not self.backend.locking.names_its_session:
             return None
         if self._watcher is None:
-            self._watcher = self._open(10)
-        pid = self.conn.info.backend_pid
+            self._watcher = self.backend.open(10)
+        pid = self.backend.connection.info.backend_pid
         row = self._watcher.execute(
             """SELECT a.state, a.wait_event_type, a.wait_event, pg_blocking_pids(a.pid),
                       coalesce(i.phase, c.phase, v.phase),

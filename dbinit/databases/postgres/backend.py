@@ -5,43 +5,40 @@ import psycopg
 from psycopg import sql as pgsql
 
 from ... import log
+from ...contract import Backend, Progress
 from ...errors import ConnectionLost, DbinitError, MigrationFailed, NotReady
-from ...files import Migration, Statement
-from ...plan import Applied
-from ...settings import PostgresSettings
-from ...sql import SqlScript, SqlStatement, parse
-from ..base import Backend, owner_id
+from ...history import Applied
+from ...migration import Migration, Statement
 from .activity import Activity
-from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, LockWaits
-from .locking import TABLE, Locking
+from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, timeouts, with_lock_retries
+from .locking import TABLE, AdvisoryLock, LeaseRowLock
 from .server_errors import classify_connect_error, describe_error, last_words
+from .settings import PostgresSettings
+from .sql import SqlScript, SqlStatement, parse
 
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
 
 
-class PostgresBackend(Locking, LockWaits, Activity, Backend):
+class PostgresBackend(Backend):
     name = "postgres"
 
-    def __init__(self, settings: PostgresSettings):
+    def __init__(self, settings: PostgresSettings, lease_s: float):
+        super().__init__(lease_s)
         self.settings = settings
-        self.owner = owner_id()
         self.conn: psycopg.Connection | None = None
-        self._lock_key: int | None = None
         # The history table lives in a schema of its own, so that a migration resetting the
         # application's schema (DROP SCHEMA public CASCADE) cannot take dbinit's history with it;
         # every statement of dbinit's names it, whatever search_path a file sets.
         self.schema = settings.schema
         self.table = f'"{self.schema}".{TABLE}'
-        self._reset = "RESET ALL"  # after each file: what it SET for the session never reaches the next
+        self.reset = "RESET ALL"  # after each file: what it SET for the session never reaches the next
         # Behind a transaction-mode pooler each transaction may run on another server connection:
         # no session advisory lock, no session settings; a lock row with a fenced lease instead.
-        self.pooled = settings.pooler == "transaction"
-        self.leased = self.pooled
-        self._renewer: psycopg.Connection | None = None  # the lease thread's own connection
-        self._lock_table_made = False
-        self._watcher: psycopg.Connection | None = None  # the progress thread's, opened once a migration runs long
+        self.locking = LeaseRowLock(self) if settings.pooler == "transaction" else AdvisoryLock(self)
+        self.leased = self.locking.leased
+        self.activity = Activity(self)
 
-    def _open(self, timeout: float) -> psycopg.Connection:
+    def open(self, timeout: float) -> psycopg.Connection:
         from psycopg.conninfo import conninfo_to_dict
 
         # client_encoding: a legacy SQL_ASCII database would otherwise hand back bytes, not text.
@@ -57,7 +54,7 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
 
     def connect(self, timeout: float) -> None:
         try:
-            conn = self._open(timeout)
+            conn = self.open(timeout)
             standby = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
         except psycopg.Error as e:
             raise classify_connect_error(e, self.settings.display()) from None
@@ -67,12 +64,61 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
                            "waiting for a primary")
         self.conn = conn
 
-    def close(self) -> None:
-        for conn in (self.conn, self._renewer, self._watcher):
-            if conn is not None:
-                conn.close()
-        self.conn = self._renewer = self._watcher = None
+    @property
+    def connection(self) -> psycopg.Connection:
+        """The migrating session (connected: readiness made it)."""
+        assert self.conn is not None
+        return self.conn
 
+    def close(self) -> None:
+        if isinstance(self.locking, LeaseRowLock):
+            self.locking.close()
+        self.activity.close()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    # The lock, as its kind takes it.
+    def try_lock(self) -> bool:
+        return self.locking.take()
+
+    def lock_holder(self) -> str:
+        return self.locking.holder()
+
+    def renew_lock(self) -> bool:
+        return self.locking.renew()
+
+    def holds_lock(self) -> bool:
+        return self.locking.holds()
+
+    def unlock(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.connection.rollback()  # an interrupted migration: its transaction goes first
+            self.locking.release()
+
+    def _raise_if_fenced(self, error: psycopg.Error) -> None:
+        if error.diag.message_hint == "dbinit-fence":
+            raise self.lease_lost("; the transaction was rolled back") from None
+
+    def _write(self, query: str, params: tuple[object, ...]) -> None:
+        """A history write outside a migration (baseline, repair): fenced when the lock is a lease."""
+        try:
+            with self.connection.transaction():
+                if fence := self.locking.fence():
+                    self.connection.execute(fence)
+                self.connection.execute(query, params)
+        except psycopg.Error as e:
+            self._raise_if_fenced(e)
+            raise
+
+    def precheck(self, migrations: list[Migration]) -> None:
+        for m in migrations:
+            self.locking.refuse_no_transaction(m)
+
+    def describe(self, migration: Migration, elapsed: float) -> Progress:
+        """What pg_stat_activity and the pg_stat_progress_* views say of the migrating session."""
+        return self.activity.describe()
 
     def translate(self, error: Exception) -> DbinitError | None:
         if isinstance(error, psycopg.OperationalError) and (self.conn is None or self.conn.broken or self.conn.closed):
@@ -82,37 +128,26 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         return None
 
 
-
-
-
-
-
-
-
-
-
-
-
     def _legacy_table(self) -> str | None:
         """dbinit 0.1 kept its history in the current schema: where it still is, it is read there
         and moved on the next write."""
-        row = self.conn.execute("SELECT to_regclass(%s)::text, to_regclass(%s)::text",
+        row = self.connection.execute("SELECT to_regclass(%s)::text, to_regclass(%s)::text",
                                 (self.table, TABLE)).fetchone()
         return row[1] if row[0] is None and row[1] is not None else None
 
     def history(self) -> list[Applied]:
         table = self.table
-        if self.conn.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+        if self.connection.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
             if (table := self._legacy_table()) is None:
                 return []
-        rows = self.conn.execute(f"SELECT {COLUMNS} FROM {table}").fetchall()
+        rows = self.connection.execute(f"SELECT {COLUMNS} FROM {table}").fetchall()
         return [Applied(*row) for row in rows]
 
     def prepare(self) -> None:
-        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        self.connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         if (legacy := self._legacy_table()) is not None:
-            self.conn.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
-        self.conn.execute(f"""CREATE TABLE IF NOT EXISTS {self.table} (
+            self.connection.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
+        self.connection.execute(f"""CREATE TABLE IF NOT EXISTS {self.table} (
             version text PRIMARY KEY,
             description text NOT NULL,
             script text NOT NULL,
@@ -132,27 +167,25 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
             pgsql.SQL(COLUMNS))
 
 
-
-
     def _one_round_trip(self, migration: Migration, script: SqlScript, tail: pgsql.Composable,
                         lock_ms: int) -> psycopg.Cursor:
         """BEGIN, the statements, `tail` and COMMIT sent as one simple query: one round trip per
         migration. On failure all of it is rolled back and the error names the statement's line."""
-        begin = "BEGIN;\n" + self._timeouts(lock_ms, "LOCAL")
+        begin = "BEGIN;\n" + timeouts(self, lock_ms, "LOCAL")
         parts, offsets, position = [begin], [], len(begin)
         for stmt in script.statements:
             offsets.append(position)
             parts.append(stmt.text + "\n;\n")  # newline first: a trailing -- comment must not swallow the ;
             position += len(stmt.text) + 3
-        parts.append(tail.as_string(self.conn) + ";\nCOMMIT;\n" + self._reset)
+        parts.append(tail.as_string(self.connection) + ";\nCOMMIT;\n" + self.reset)
         try:
-            return self.conn.execute("".join(parts))
+            return self.connection.execute("".join(parts))
         except psycopg.Error as e:
-            if self.conn.broken or self.conn.closed:
+            if self.connection.broken or self.connection.closed:
                 raise ConnectionLost(self.name, last_words(e), migration.path,
                                      "a transaction cut off before its COMMIT was rolled back") from None
-            if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                self.conn.execute("ROLLBACK")
+            if self.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                self.connection.execute("ROLLBACK")
             self._raise_if_fenced(e)
             if e.sqlstate == LOCK_NOT_AVAILABLE:
                 raise LockWait() from None
@@ -166,12 +199,12 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         """An error without a position: run the statements again, one by one, in a transaction
         that is always rolled back (with the same timeouts), to find the one that fails (the
         failure path only)."""
-        with self.conn.transaction(force_rollback=True):
-            self.conn.execute(self._timeouts(lock_ms, "LOCAL"))
+        with self.connection.transaction(force_rollback=True):
+            self.connection.execute(timeouts(self, lock_ms, "LOCAL"))
             for stmt in script.statements:
                 try:
-                    with self.conn.transaction():
-                        self.conn.execute(stmt.text)
+                    with self.connection.transaction():
+                        self.connection.execute(stmt.text)
                 except psycopg.Error as e:
                     return self._failure(migration, stmt, e, [], True, e.diag.statement_position and
                                          int(e.diag.statement_position) - 1)
@@ -181,16 +214,16 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         """A no-transaction migration: each statement on its own, as psql would run them, each with
         the lock timeout and its own retries."""
         for stmt in script.statements:
-            self._with_lock_retries(migration, lambda lock_ms, stmt=stmt: self._run_one(migration, stmt, lock_ms, done))
+            with_lock_retries(self, migration, lambda lock_ms, stmt=stmt: self._run_one(migration, stmt, lock_ms, done))
             done.append(stmt)
 
     def _run_one(self, migration: Migration, stmt: SqlStatement, lock_ms: int, done: list[Statement]) -> None:
         try:
-            self.conn.execute(self._timeouts(lock_ms, "SESSION"))
+            self.connection.execute(timeouts(self, lock_ms, "SESSION"))
             self._drop_invalid_index(migration, stmt)
             self._execute(stmt)
         except psycopg.Error as e:
-            if self.conn.broken or self.conn.closed:
+            if self.connection.broken or self.connection.closed:
                 raise ConnectionLost(self.name, last_words(e), migration.path,
                                      f"{len(done)} statement(s) of this no-transaction file had run") from None
             if e.sqlstate == LOCK_NOT_AVAILABLE:
@@ -203,12 +236,12 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         leaves an INVALID index, which IF NOT EXISTS would keep forever: drop it before building."""
         if stmt.index is None:
             return
-        invalid = self.conn.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+        invalid = self.connection.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
                                     (stmt.index,)).fetchone()
         if invalid and invalid[0]:
             log.warn(self.name, f"{migration.path}:{stmt.line}: index {stmt.index} is INVALID, left by a build "
                      "that failed; dropping it to build it again")
-            self.conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {stmt.index}")
+            self.connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {stmt.index}")
 
     def _failure(self, migration: Migration, stmt: Statement, e: psycopg.Error, done: list[Statement],
                  transactional: bool, offset: int | None) -> MigrationFailed:
@@ -225,8 +258,8 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
     def _execute(self, stmt: SqlStatement) -> psycopg.Cursor:
         """One statement; a COPY … FROM stdin gets its rows through the COPY protocol."""
         if stmt.copy is None:
-            return self.conn.execute(stmt.text)
-        cursor = self.conn.cursor()
+            return self.connection.execute(stmt.text)
+        cursor = self.connection.cursor()
         with cursor.copy(stmt.text) as copy:
             copy.write(stmt.copy)
         return cursor
@@ -236,13 +269,13 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         one by one, still in one transaction with the history row."""
         stmt = script.statements[0]
         try:
-            with self.conn.transaction():
-                self.conn.execute(self._timeouts(lock_ms, "LOCAL"))
+            with self.connection.transaction():
+                self.connection.execute(timeouts(self, lock_ms, "LOCAL"))
                 for stmt in script.statements:
                     self._execute(stmt)
-                row = self.conn.execute(self._history_row(migration, True)).fetchone()
+                row = self.connection.execute(self._history_row(migration, True)).fetchone()
         except psycopg.Error as e:
-            if self.conn.broken or self.conn.closed:
+            if self.connection.broken or self.connection.closed:
                 raise ConnectionLost(self.name, last_words(e), migration.path,
                                      "a transaction cut off before its COMMIT was rolled back") from None
             self._raise_if_fenced(e)
@@ -250,15 +283,15 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
                 raise LockWait() from None
             raise self._failure(migration, stmt, e, [], True, e.diag.statement_position and
                                 int(e.diag.statement_position) - 1) from None
-        self.conn.execute(self._reset)
+        self.connection.execute(self.reset)
         return Applied(*row)
 
     def apply(self, migration: Migration) -> Applied:
         script = parse(migration)
         if script.transactional and script.copies:
-            return self._with_lock_retries(migration, lambda ms: self._with_copies(migration, script, ms))
+            return with_lock_retries(self, migration, lambda ms: self._with_copies(migration, script, ms))
         if script.transactional:
-            cursor = self._with_lock_retries(migration, lambda ms: self._one_round_trip(
+            cursor = with_lock_retries(self, migration, lambda ms: self._one_round_trip(
                 migration, script, self._history_row(migration, True), ms))
             row = None
             while True:  # one result each for BEGIN, the statements, the history row and COMMIT
@@ -270,11 +303,11 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         try:
             self._run_each(migration, script, done)
         except MigrationFailed:
-            self.conn.execute(self._reset)
-            self.conn.execute(self._history_row(migration, False))
+            self.connection.execute(self.reset)
+            self.connection.execute(self._history_row(migration, False))
             raise
-        applied = Applied(*self.conn.execute(self._history_row(migration, True)).fetchone())
-        self.conn.execute(self._reset)
+        applied = Applied(*self.connection.execute(self._history_row(migration, True)).fetchone())
+        self.connection.execute(self.reset)
         return applied
 
     def revert(self, migration: Migration, down: Migration) -> None:
@@ -283,13 +316,12 @@ class PostgresBackend(Locking, LockWaits, Activity, Backend):
         forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(self.schema, TABLE),
                                                                       pgsql.Literal(migration.version))
         if script.transactional:
-            self._with_lock_retries(down, lambda ms: self._one_round_trip(down, script, forget, ms))
+            with_lock_retries(self, down, lambda ms: self._one_round_trip(down, script, forget, ms))
         else:
-            if self.pooled:
-                self._refuse_pooled_no_transaction(down)
+            self.locking.refuse_no_transaction(down)
             self._run_each(down, script, [])
-            self.conn.execute(self._reset)
-            self.conn.execute(forget)
+            self.connection.execute(self.reset)
+            self.connection.execute(forget)
 
     def record(self, applied: Applied) -> None:
         self._write(

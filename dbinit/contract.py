@@ -1,0 +1,181 @@
+"""What every database backend implements, the capabilities some have, and the lock they share.
+
+The runner calls only what is here. A backend knows nothing of files on disk or their order; it
+is given its settings and the lock lease when made (`Database.open`), and hands results back as
+values: `lock()` yields how long the lock took, `apply()` the history record it wrote."""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from typing import Iterator, Protocol, runtime_checkable
+
+from . import log, retry
+from .errors import DbinitError, LockLost, LockTimeout
+from .history import Applied
+from .lease import RAN_OUT, Lease, owner_id
+from .migration import Migration
+
+Progress = tuple[str, dict[str, object]] | None  # what the server says a long run is doing
+
+
+class Backend(ABC):
+    """One database: connection, history, lock, apply."""
+
+    name: str
+    leased = False  # a lock that is a lease is renewed by renew_lock while held, and checked by holds_lock
+
+    def __init__(self, lease_s: float) -> None:
+        self.lease_s = lease_s
+        self.owner = owner_id()
+        self._lease: Lease | None = None
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.lease_s * 1000)
+
+    @abstractmethod
+    def connect(self, timeout: float) -> None:
+        """One attempt to connect and run a real query. Raises NotReady (retry), AuthRefused or ConfigError."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def translate(self, error: Exception) -> DbinitError | None:
+        """This backend's client-library exception as a typed error, or None if it is not one."""
+        return None
+
+    # The lock.
+    @abstractmethod
+    def try_lock(self) -> bool:
+        """Take the migration lock if it is free."""
+
+    @abstractmethod
+    def lock_holder(self) -> str: ...
+
+    @abstractmethod
+    def unlock(self) -> None: ...
+
+    def renew_lock(self) -> bool:
+        """Extend the lease (leased backends); False when the lock was lost."""
+        raise NotImplementedError
+
+    def holds_lock(self) -> bool:
+        """This runner's lease is in place and unexpired (leased backends)."""
+        return True
+
+    # The history.
+    @abstractmethod
+    def history(self) -> list[Applied]:
+        """Every history record; none when the history storage does not exist yet. Changes nothing."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Create the history storage when missing (called under the lock, before writing)."""
+
+    @abstractmethod
+    def apply(self, migration: Migration) -> Applied:
+        """Run a migration and record it, atomically where the database allows. Raises MigrationFailed."""
+
+    @abstractmethod
+    def record(self, applied: Applied) -> None:
+        """Write a history record without running anything (baseline)."""
+
+    @abstractmethod
+    def set_checksum(self, version: str, checksum: str) -> None: ...
+
+    @abstractmethod
+    def forget(self, version: str) -> None:
+        """Remove a history record (repair of a failed mark)."""
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[float]:
+        """Hold the migration lock, polling until `timeout`; yields the seconds it took. Always
+        released, even on an exception; a lease is renewed meanwhile."""
+        def waiting(elapsed: float) -> None:
+            log.info(self.name, f"waiting for the migration lock held by {self.lock_holder()}")
+
+        start = time.monotonic()
+        if retry.poll(lambda: True if self.try_lock() else None, timeout, waiting=waiting) is None:
+            raise LockTimeout(f"{self.name}: could not get the migration lock within {timeout:g} s; "
+                              f"it is held by {self.lock_holder()} (DBINIT_LOCK_TIMEOUT)")
+        waited = time.monotonic() - start
+        self._lease = Lease(self.name, self.renew_lock, self.lease_s) if self.leased else None
+        try:
+            yield waited
+        finally:
+            if self._lease is not None:
+                self._lease.stop()
+                self._lease = None
+            try:
+                self.unlock()
+            except Exception as e:  # must not hide why the run is ending; the lease or the session's end frees it
+                log.warn(self.name, f"could not release the migration lock ({e}); it is freed when its lease "
+                         "runs out or its session ends")
+
+    def fence(self) -> None:
+        """Raise LockLost when the lease is known to be lost. Cheap, no I/O: called before every
+        migration. The backends' writes check the lease again inside the database, atomically."""
+        if self._lease is not None and self._lease.lost:
+            raise LockLost(self.name, f"{self._lease.lost}; it is now held by {self.holder_or_unknown()}")
+
+    def lease_lost(self, outcome: str = "") -> LockLost:
+        """The error of a write the database refused because this runner's lease had run out."""
+        return LockLost(self.name, f"{RAN_OUT}; it is now held by {self.holder_or_unknown()}{outcome}")
+
+    def lost_lock(self) -> LockLost | None:
+        """After a failed write: LockLost when this runner no longer holds the lock (another runner's
+        work, not the file, may be why it failed), else None."""
+        if not self.leased:
+            return None
+        try:
+            if self.holds_lock():
+                return None
+        except Exception:  # the database is gone: the caller's own error says more
+            return None
+        return self.lease_lost()
+
+    def holder_or_unknown(self) -> str:
+        try:
+            return self.lock_holder()
+        except Exception:
+            return "an unknown runner (the database did not say)"
+
+
+# Capabilities: the runner asks `isinstance(backend, Prechecks)`, never which database it is.
+@runtime_checkable
+class Prechecks(Protocol):
+    def precheck(self, migrations: list[Migration]) -> None:
+        """Checks of pending files by the server that change nothing (Neo4j: EXPLAIN); raises
+        InvalidMigrations. Runs under the locks, before the first of them is applied."""
+
+
+@runtime_checkable
+class Reverts(Protocol):
+    def revert(self, migration: Migration, down: Migration) -> None:
+        """Run a down script and remove the migration's history record, atomically where allowed."""
+
+
+@runtime_checkable
+class BacksUp(Protocol):
+    def backup(self) -> None:
+        """Before the first pending migration, under the locks: a snapshot of the database, if asked for."""
+
+
+@runtime_checkable
+class Describes(Protocol):
+    def describe(self, migration: Migration, elapsed: float) -> Progress:
+        """What the server says a long-running migration is doing (asked from another connection,
+        from the progress thread); None when it says nothing more than that it runs."""
+
+
+@runtime_checkable
+class Finishes(Protocol):
+    finishing: str  # what the progress lines call the wait
+
+    def finish(self, timeout: float) -> None:
+        """After applying, even with nothing applied: wait until what was applied is usable (Neo4j's
+        indexes ONLINE; a killed earlier run may have left one populating)."""
+
+    def describe_finish(self, elapsed: float) -> Progress:
+        """What the server says while `finish` waits."""

@@ -1,0 +1,52 @@
+"""Neo4j: YYYY-MM-DD-NNN-<description>.cypher files split into statements, grouped into as few
+transactions as Neo4j allows, history nodes under a uniqueness constraint, a leased lock node,
+indexes ONLINE before dbinit exits. Modules: settings, cypher (the splitter), backend."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Sequence
+
+from ...migration import Migration
+from ...naming import DESCRIPTION, Dated
+from ...registry import Database, Flag, register
+from .settings import load
+
+if TYPE_CHECKING:
+    from ...contract import Backend
+    from ...errors import Problem
+    from .settings import Neo4jSettings
+
+NAME = "neo4j"
+_EXPECTED = "YYYY-MM-DD-NNN-<description>.cypher, e.g. 2025-01-15-001-add-product-rating-index.cypher"
+
+
+def _parse(migration: Migration) -> Sequence[object]:
+    from .cypher import parse
+
+    return parse(migration)
+
+
+def _warnings(migration: Migration) -> list[Problem]:
+    from .cypher import warnings
+
+    return warnings(migration)
+
+
+def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
+    from .backend import Neo4jBackend
+
+    return Neo4jBackend(settings, lease_s)
+
+
+register(Database(
+    name=NAME, title="Neo4j",
+    naming=Dated(re.compile(rf"(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}})-(?P<num>\d+)-{DESCRIPTION}\.cypher"),
+                 _EXPECTED, (".cypher",), f"{NAME} migration", hints=(
+                     (r"\d{4}-\d{2}-\d{2}-[^\d].*", "has no sequence number NNN after the date; expected {expected}"),
+                     (r"V\d+__.+", "looks like a neo4j-migrations name; dbinit expects {expected}")),
+                 version_word="Neo4j version"),
+    comment="//", variables="NEO4J_URI", load_settings=load,
+    flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
+    parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,
+    api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)},
+))

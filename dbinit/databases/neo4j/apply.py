@@ -1,0 +1,153 @@
+"""One file applied: its statements grouped into as few transactions as Neo4j allows, every group
+fenced by the lease, the history node committed with the last writes, and what a file deletes of
+dbinit's own put back."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
+
+from ...errors import ConnectionLost, LockLost
+from ...history import Applied
+from ...migration import Migration
+from .cypher import CypherStatement, parse
+from .lock import FENCE, clock
+from .restore import HISTORY, after_unfenced, restore
+from .server_errors import failure, unavailable
+
+if TYPE_CHECKING:
+    from .backend import Neo4jBackend
+
+FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by")
+
+
+def groups(statements: list[CypherStatement]) -> list[tuple[str, list[CypherStatement]]]:
+    """Consecutive statements that Neo4j lets share a transaction: schema changes apart from data
+    writes (reads join either), and each CALL {…} IN TRANSACTIONS alone in an implicit transaction."""
+    out: list[tuple[str, list[CypherStatement]]] = []
+    for stmt in statements:
+        kind = stmt.kind
+        if out and kind != "auto" and out[-1][0] != "auto" and kind in ("read", out[-1][0]):
+            out[-1][1].append(stmt)
+        elif out and out[-1][0] == "read" and kind in ("schema", "data"):
+            out[-1] = (kind, out[-1][1] + [stmt])
+        else:
+            out.append((kind, [stmt]))
+    return out
+
+
+def as_applied(node: Any) -> Applied:
+    """A history node as a record; Neo4j's DateTime as Python's."""
+    values = {f: node.get(f) for f in FIELDS}
+    if hasattr(values["applied_at"], "to_native"):
+        values["applied_at"] = values["applied_at"].to_native()
+    return Applied(**values)
+
+
+def apply(backend: Neo4jBackend, migration: Migration) -> Applied:
+    try:
+        return _apply(backend, migration)
+    except (Neo4jError, DriverError) as e:
+        if not unavailable(e):
+            raise
+        raise ConnectionLost(backend.name, getattr(e, "message", None) or str(e), migration.path,
+                             "a transaction cut off before its commit was rolled back") from None
+
+
+def _apply(b: Neo4jBackend, migration: Migration) -> Applied:
+    start = time.perf_counter()
+    done: list[CypherStatement] = []
+    batches = groups(parse(migration))
+    with b.session() as session:
+        for i, (kind, statements) in enumerate(batches):
+            last = i == len(batches) - 1
+            if kind != "data":  # schema changes and CALL IN TRANSACTIONS cannot share a fenced transaction
+                b.locking.check(session)
+            risky = any(stmt.may_delete for stmt in statements)
+            if kind == "auto":
+                with _stoppable(b):
+                    _run_auto(b, session, migration, statements[0], done)
+                if risky:
+                    after_unfenced(b, session, migration)
+                continue
+            tx = session.begin_transaction(metadata=b.meta)
+            try:
+                with _stoppable(b, tx):
+                    for stmt in statements:
+                        _run(b, tx, migration, stmt, done)
+                    if risky and kind != "schema":
+                        restore(b, tx, migration)  # atomically with the deleting statements
+                    if last and kind != "schema":  # the record commits with the migration's last writes
+                        applied = _record(b, tx, migration, _ms(start))
+                        tx.commit()
+                        return applied
+                    if kind != "schema":
+                        b.locking.fence(tx)
+                    tx.commit()
+            finally:
+                tx.close()
+            done.extend(statements)
+            if risky and kind == "schema":
+                after_unfenced(b, session, migration)
+        with _stoppable(b):
+            return session.execute_write(neo4j.unit_of_work(metadata=b.meta)(
+                lambda tx: _record(b, tx, migration, _ms(start))))
+
+
+def _record(b: Neo4jBackend, tx: Any, migration: Migration, ms: int) -> Applied:
+    """The history node, written only if this runner's lease holds (the fence in the same query)."""
+    props = {"version": migration.version, "description": migration.description, "script": migration.script,
+             "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": b.owner}
+    sent = clock()
+    record = tx.run(FENCE + f" CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m",
+                    props=props, owner=b.owner, lease=b.lease_ms).single()
+    if record is None:
+        raise LockLost(b.name, f"the lease ran out before {migration.script} was recorded (its transaction "
+                       f"was rolled back); the lock is now held by {b.holder_or_unknown()}")
+    b.known[migration.version] = dict(record["m"])
+    b.locking.confirmed(sent)
+    return as_applied(record["m"])
+
+
+@contextmanager
+def _stoppable(b: Neo4jBackend, tx: Any = None) -> Iterator[None]:
+    """On SIGINT or SIGTERM, terminate this runner's transaction on the server first: the
+    driver's own rollback would wait for the running statement to finish, and the lock must
+    be free only when the work has stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        b.locking.terminate(b.owner)
+        if tx is not None:
+            try:
+                tx.close()
+            except Exception:  # "terminated", as asked: the interrupt is what the user sees
+                pass
+        raise
+
+
+def _run(b: Neo4jBackend, tx: Any, migration: Migration, stmt: CypherStatement, done: list[CypherStatement]) -> None:
+    try:
+        tx.run(stmt.text).consume()
+    except Neo4jError as e:
+        if unavailable(e):
+            raise
+        raise failure(b.name, migration, stmt, e, done) from None
+
+
+def _run_auto(b: Neo4jBackend, session: Any, migration: Migration, stmt: CypherStatement,
+              done: list[CypherStatement]) -> None:
+    try:
+        session.run(neo4j.Query(stmt.text, metadata=b.meta)).consume()
+    except Neo4jError as e:
+        if unavailable(e):
+            raise
+        raise failure(b.name, migration, stmt, e, done) from None
+    done.append(stmt)
+
+
+def _ms(start: float) -> int:
+    return round((time.perf_counter() - start) * 1000)

@@ -1,0 +1,171 @@
+"""Neo4j: history nodes under a uniqueness constraint, a leased lock node (lock), files applied in
+as few transactions as Neo4j allows (apply, restore), checked by EXPLAIN first (precheck), and
+indexes ONLINE before dbinit exits."""
+from __future__ import annotations
+
+from typing import Any
+
+import neo4j
+from neo4j.exceptions import ClientError, DriverError, Neo4jError, TransientError
+
+from ... import retry
+from ...contract import Backend, Progress
+from ...errors import ConnectionLost, DbinitError, MigrationFailed
+from ...history import Applied
+from ...migration import Migration
+from . import apply as applying
+from .apply import FIELDS, as_applied
+from .lock import LOCK, NodeLock
+from .precheck import precheck
+from .restore import HISTORY
+from .server_errors import classify_connect_error, unavailable
+from .settings import Neo4jSettings
+
+
+class Neo4jBackend(Backend):
+    name = "neo4j"
+    leased = True
+    finishing = "waiting for indexes"
+
+    def __init__(self, settings: Neo4jSettings, lease_s: float):
+        super().__init__(lease_s)
+        self.settings = settings
+        self.driver: neo4j.Driver | None = None
+        self._constraints_made = False
+        # Every transaction of a migration carries its runner's owner id, so that a runner taking
+        # over an expired lock, or this one when interrupted, can stop that work on the server.
+        self.meta = {"dbinit": self.owner}
+        self.known: dict[str, dict[str, Any]] = {}  # every history node's properties, to restore what a file deletes
+        self.locking = NodeLock(self)
+
+    def session(self) -> neo4j.Session:
+        assert self.driver is not None, "connect first"
+        return self.driver.session(database=self.settings.database)
+
+    def query(self, cypher: str, **params: Any) -> list[neo4j.Record]:
+        with self.session() as s:
+            return list(s.run(cypher, params))  # type: ignore[arg-type]  # dbinit's own queries, not user input
+
+    def connect(self, timeout: float) -> None:
+        if self.driver is None:
+            self.driver = neo4j.GraphDatabase.driver(
+                self.settings.uri, auth=self.settings.auth, connection_timeout=timeout,
+                connection_acquisition_timeout=timeout, user_agent="dbinit",
+                notifications_min_severity="OFF")  # the server's hints on dbinit's own queries are noise
+        try:
+            # A real query in the target database: verify_connectivity does not prove it is online.
+            self.query("RETURN 1")
+        except Exception as e:
+            raise classify_connect_error(e, self.settings.display()) from None
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+            self.driver = None
+
+    def ensure_constraints(self, again: bool = False) -> None:
+        """The uniqueness constraints the lock and the history stand on (`again`: a file may have
+        dropped them)."""
+        if self._constraints_made and not again:
+            return
+
+        def racing(e: Exception) -> bool:  # racing runners may collide creating the same constraint
+            return isinstance(e, TransientError) or isinstance(e, ClientError) and "AlreadyExists" in (e.code or "")
+
+        for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"), (LOCK, "name", "dbinit_lock_name")):
+            retry.again(lambda: self.query(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE "
+                                           f"n.{prop} IS UNIQUE"), tries=5, when=racing, pause=lambda n: 0.1)
+        self._constraints_made = True
+
+    def translate(self, error: Exception) -> DbinitError | None:
+        if unavailable(error):
+            return ConnectionLost(self.name, getattr(error, "message", None) or str(error))
+        if isinstance(error, (Neo4jError, DriverError)):
+            return DbinitError(f"neo4j: the server refused dbinit's own query: {getattr(error, 'message', None) or error}")
+        return None
+
+    # The lock: a node, its lease kept by the server's clock.
+    def try_lock(self) -> bool:
+        return self.locking.take()
+
+    def renew_lock(self) -> bool:
+        return self.locking.renew()
+
+    def holds_lock(self) -> bool:
+        return self.locking.holds()
+
+    def lock_holder(self) -> str:
+        return self.locking.holder()
+
+    def unlock(self) -> None:
+        self.locking.release()
+
+    def history(self) -> list[Applied]:
+        rows = self.query(f"MATCH (m:{HISTORY}) RETURN m")
+        self.known = {r["m"]["version"]: dict(r["m"]) for r in rows}
+        return [as_applied(r["m"]) for r in rows]
+
+    def precheck(self, migrations: list[Migration]) -> None:
+        precheck(self, migrations)
+
+    def prepare(self) -> None:
+        self.ensure_constraints()
+
+    def apply(self, migration: Migration) -> Applied:
+        return applying.apply(self, migration)
+
+    def describe(self, migration: Migration, elapsed: float) -> Progress:
+        """The running transaction of this runner, as SHOW TRANSACTIONS has it."""
+        rows = self.query("SHOW TRANSACTIONS YIELD transactionId, elapsedTime, status, currentQuery, metaData "
+                          "WHERE metaData.dbinit = $owner RETURN transactionId, elapsedTime.milliseconds AS ms, "
+                          "status, currentQuery", owner=self.owner)
+        if not rows:
+            return None
+        r = rows[0]
+        query = " ".join((r["currentQuery"] or "").split())[:80]
+        return (f"transaction {r['transactionId']} {r['status']} for {r['ms'] / 1000:.0f} s: {query}",
+                {"transaction": r["transactionId"], "status": r["status"], "query": query})
+
+    def describe_finish(self, elapsed: float) -> Progress:
+        """Each index still populating, with its populationPercent."""
+        rows = self.query("SHOW INDEXES YIELD name, state, populationPercent WHERE state = 'POPULATING' "
+                          "RETURN name, populationPercent AS percent")
+        if not rows:
+            return None
+        return ("populating " + ", ".join(f"{r['name']} {r['percent']:.0f}%" for r in rows),
+                {"indexes": {r["name"]: round(r["percent"], 1) for r in rows}})
+
+    def finish(self, timeout: float) -> None:
+        """Wait until every index is ONLINE, so the application never starts on a populating one."""
+        try:
+            self.query("CALL db.awaitIndexes($timeout)", timeout=int(max(1, timeout)))
+        except Neo4jError:
+            pass  # a FAILED index or the timeout: SHOW INDEXES below says which index and why
+        rows = self.query("SHOW INDEXES YIELD name, state, failureMessage WHERE state <> 'ONLINE' "
+                          "RETURN name, state, failureMessage")
+        if rows:
+            what = "; ".join(f"{r['name']} is {r['state']}" + (f": {r['failureMessage']}" if r["failureMessage"] else "")
+                             for r in rows)
+            raise MigrationFailed(self.name, None, f"indexes not usable when dbinit finished (waited up to "
+                                  f"{timeout:g} s, DBINIT_INDEX_TIMEOUT): {what}")
+
+    def _fenced_write(self, cypher: str, **params: Any) -> None:
+        """A history write that commits only while this runner's lease holds."""
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            self.locking.fence(tx)
+            tx.run(cypher, params).consume()  # type: ignore[arg-type]
+
+        with self.session() as s:
+            s.execute_write(work)
+
+    def record(self, applied: Applied) -> None:
+        props = {f: getattr(applied, f) for f in FIELDS}
+        props["applied_by"] = self.owner
+        self._fenced_write(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
+        self.known[applied.version] = props
+
+    def set_checksum(self, version: str, checksum: str) -> None:
+        self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) SET m.checksum = $c", v=version, c=checksum)
+
+    def forget(self, version: str) -> None:
+        self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) DELETE m", v=version)

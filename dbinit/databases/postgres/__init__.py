@@ -1,0 +1,56 @@
+"""PostgreSQL: V<digits>-<description>-up.sql with optional -down.sql files, split by Postgres's own
+parser, applied one transaction a file with its history row, under a session advisory lock (or a
+lease row behind a transaction-mode pooler). One concern a module: settings, sql (the parser),
+lint, backend, locking, lock_waits, activity, server_errors."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Sequence
+
+from ...migration import Migration
+from ...naming import DESCRIPTION, Numbered
+from ...registry import Database, Flag, register
+from .settings import VARIABLES, load
+
+if TYPE_CHECKING:
+    from ...contract import Backend
+    from ...errors import Problem
+    from .settings import PostgresSettings
+
+NAME = "postgres"
+_EXPECTED = ("V<digits>-<description>-up.sql (and optionally V<digits>-<description>-down.sql), "
+             "e.g. V001-add-session-tags-up.sql")
+
+
+def _parse(migration: Migration) -> Sequence[object]:
+    from .sql import parse
+
+    return parse(migration).statements
+
+
+def _lint(migrations: list[Migration]) -> list[Problem] | None:
+    from .lint import lint
+
+    return lint(migrations)
+
+
+def _open(settings: PostgresSettings, lease_s: float) -> Backend:
+    from .backend import PostgresBackend
+
+    return PostgresBackend(settings, lease_s)
+
+
+register(Database(
+    name=NAME, title="PostgreSQL",
+    naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down)\.sql"), _EXPECTED,
+                    ("-up.sql", "-down.sql"), f"{NAME} migration", hints=(
+                        (r"V\d+__.+", "looks like a Flyway name; dbinit expects {expected}"),
+                        (r"\d+_.+\.(up|down)", "looks like a golang-migrate name; dbinit expects {expected}"),
+                        (r"v\d+-.+", "the V must be upper-case; expected {expected}"),
+                        (r"V\d+-(up|down)", "has no description; expected {expected}"),
+                        (rf"V\d+-{DESCRIPTION}", "ends in neither -up nor -down; expected {expected}"),
+                        (r"V[^-]*\D[^-]*-.*", "the version after V must be digits only; expected {expected}"))),
+    comment="--", variables=VARIABLES, load_settings=load,
+    flags=(Flag("postgres_url", "PostgreSQL URL (POSTGRES_URL)"),),
+    parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint,
+))

@@ -1,0 +1,45 @@
+"""Redis: V<digits>-<description>.redis files of redis-cli commands, each file and its history
+entry in one MULTI/EXEC with the touched keys saved first, a SET NX PX lock with a renewed lease;
+Sentinel and Cluster. Modules: settings, commands (the splitter), backend, cluster."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Sequence
+
+from ...migration import Migration
+from ...naming import DESCRIPTION, Numbered
+from ...registry import Database, Flag, register
+from .settings import load
+
+if TYPE_CHECKING:
+    from ...contract import Backend
+    from .settings import RedisSettings
+
+NAME = "redis"
+
+
+def _parse(migration: Migration) -> Sequence[object]:
+    from .commands import parse
+
+    return parse(migration)
+
+
+def _open(settings: RedisSettings, lease_s: float) -> Backend:
+    if settings.topology == "cluster":
+        from .cluster import RedisClusterBackend
+
+        return RedisClusterBackend(settings, lease_s)
+    from .backend import RedisBackend
+
+    return RedisBackend(settings, lease_s)
+
+
+register(Database(
+    name=NAME, title="Redis",
+    naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}\.redis"),
+                    "V<digits>-<description>.redis, e.g. V001-rename-session-keys.redis", (".redis",),
+                    f"{NAME} migration", hints=((r"v\d+-.+", "the V must be upper-case; expected {expected}"),)),
+    comment="#", variables="REDIS_URL", load_settings=load,
+    flags=(Flag("redis_url", "Redis URL (REDIS_URL)"),),
+    parse=_parse, open=_open,
+))

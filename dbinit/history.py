@@ -1,0 +1,44 @@
+"""What a database's history says of a version, and the states of files versus history."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One history record, as each backend stores it."""
+
+    version: str
+    description: str
+    script: str
+    checksum: str
+    applied_at: datetime
+    execution_ms: int
+    success: bool = True  # False: a no-transaction migration failed partway; repair clears it
+    applied_by: str = ""
+
+
+class State(enum.StrEnum):
+    """A version's state from three facts, as Flyway's MigrationState: whether its file is on disk,
+    whether it is applied, whether it failed. The value is what `status` shows."""
+
+    PENDING = "Pending", True, False, False
+    APPLIED = "Applied", True, True, False
+    CHANGED = "Changed", True, True, False  # applied, and its file differs since
+    MISSING = "Missing", False, True, False  # applied, and its file is gone
+    FAILED = "Failed", None, True, True  # a no-transaction file failed partway, with or without its file
+
+    on_disk: bool | None
+    applied: bool
+    failed: bool
+
+    def __new__(cls, display: str, on_disk: bool | None, applied: bool, failed: bool) -> "State":
+        state = str.__new__(cls, display)
+        state._value_ = display
+        state.on_disk, state.applied, state.failed = on_disk, applied, failed
+        return state
+
+
+NEEDS_REPAIR = frozenset({State.CHANGED, State.FAILED})  # what `repair` acts on, and `migrate` refuses

@@ -1,0 +1,78 @@
+"""One migration file as read from disk: its version, text and checksum. Pure: no server I/O."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InvalidMigrations, Problem
+
+INIT_VERSION = "init"  # the version of a baseline script (init/), which sorts before every other
+# NUL and the other C0 control characters but tab, line feed, form feed and carriage return.
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+
+
+@dataclass(frozen=True)
+class Migration:
+    db: str  # the registered database's name
+    version: str  # canonical: "1" for V001, "2025-01-15-001" for a dated version, "init" for a baseline script
+    label: str  # as the file spells it: "V001", "2025-01-15-001"
+    description: str
+    path: Path
+    text: str = field(repr=False)
+    checksum: str
+    down: Path | None = None
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        from .registry import version_key
+
+        return version_key(self.db, self.version)
+
+    @property
+    def script(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement (or Redis command line) of a file, with the line it starts on."""
+
+    text: str
+    line: int
+
+
+def line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """File text with a UTF-8 BOM dropped and CRLF made LF, and the SHA-256 of that text.
+
+    Raises Problem-carrying InvalidMigrations for unreadable or non-UTF-8 files.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InvalidMigrations([Problem(path, f"cannot be read: {e.strerror}")]) from e
+    raw = raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")
+    if binary := _BINARY.search(raw):
+        line = raw.count(b"\n", 0, binary.start()) + 1
+        raise InvalidMigrations([Problem(path, f"holds binary content (byte 0x{binary[0][0]:02x}, a control "
+                                         "character no text file has); migration files are text", line)])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise InvalidMigrations(
+            [Problem(path, f"is not UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8", line)]
+        ) from e
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def down_of(m: Migration) -> Migration:
+    """The down script of a migration, read and checked like any migration file."""
+    assert m.down is not None
+    text, checksum = read_text(m.down)
+    return Migration(m.db, m.version, m.label, m.description, m.down, text, checksum)

@@ -1,0 +1,131 @@
+"""Naming schemes of migration files: what a name means (version, description, up or down), how
+versions order, and the names `dbinit new` makes. A database picks one and gives its suffixes."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+from .errors import InvalidMigrations, Problem
+from .migration import Migration
+
+DESCRIPTION = r"(?P<desc>[\w.]+(?:-[\w.]+)*)"
+
+
+class Name(NamedTuple):
+    version: str  # canonical
+    label: str  # as the file spells it
+    description: str
+    down: bool
+
+
+@dataclass(frozen=True)
+class Naming:
+    """`suffixes`: how an up file's name ends, and a down file's when the database has them.
+    `hints`: a stem pattern and what to say when a name that does not match fits it ({expected}
+    stands for the expected form)."""
+
+    pattern: re.Pattern[str]
+    expected: str
+    suffixes: tuple[str, ...]
+    what: str  # "postgres migration": what a bad name is not
+    hints: tuple[tuple[str, str], ...] = ()
+    version_word: str = "version"  # "Neo4j version": what a bad version given on the command line is not
+
+    @property
+    def down_suffix(self) -> str | None:
+        return self.suffixes[1] if len(self.suffixes) > 1 else None
+
+    def parse(self, path: Path) -> Name:
+        m = self.pattern.fullmatch(path.name)
+        if not m:
+            raise InvalidMigrations([Problem(path, self.problem(path.name))])
+        version, label = self._version(path, m)
+        return Name(version, label, m["desc"], m.groupdict().get("dir") == "down")
+
+    def problem(self, name: str) -> str:
+        """What is wrong with a name that does not match, with the nearest likely cause."""
+        if re.search(r"\s", name):
+            return f"has white space in its name; expected {self.expected}"
+        stem = name.rsplit(".", 1)[0]
+        for pattern, say in self.hints:
+            if re.fullmatch(pattern, stem):
+                return say.format(expected=self.expected)
+        return f"is not a valid {self.what} name; expected {self.expected}"
+
+    def _version(self, path: Path, m: re.Match[str]) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def key(self, version: str) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def label(self, version: str) -> str:
+        raise NotImplementedError
+
+    def normalise(self, text: str) -> str:
+        """A user-given version (V001, 1, 2025-01-15-001) in the canonical form; ValueError if not one."""
+        raise NotImplementedError
+
+    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Numbered(Naming):
+    """V<digits>-<description><suffix>: versions are integers, so V10 follows V9."""
+
+    def _version(self, path: Path, m: re.Match[str]) -> tuple[str, str]:
+        return str(int(m["num"])), f"V{m['num']}"
+
+    def key(self, version: str) -> tuple[object, ...]:
+        return (int(version),)
+
+    def label(self, version: str) -> str:
+        return f"V{version}"
+
+    def normalise(self, text: str) -> str:
+        m = re.fullmatch(r"[Vv]?(\d+)", text)
+        if not m:
+            raise ValueError(f"{text!r} is not a {self.version_word} (V<digits>)")
+        return str(int(m[1]))
+
+    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
+        """The next free number, as wide as the widest so far (three digits at first)."""
+        width = max((len(m.label) - 1 for m in existing), default=3)
+        version = f"V{max((int(m.version) for m in existing), default=0) + 1:0{width}d}"
+        return [f"{version}-{slug}{suffix}" for suffix in self.suffixes]
+
+
+@dataclass(frozen=True)
+class Dated(Naming):
+    """YYYY-MM-DD-NNN-<description><suffix>: a real calendar date, then NNN."""
+
+    def _version(self, path: Path, m: re.Match[str]) -> tuple[str, str]:
+        try:
+            date(int(m["y"]), int(m["m"]), int(m["d"]))
+        except ValueError:
+            raise InvalidMigrations([Problem(path, f"{m['y']}-{m['m']}-{m['d']} is not a calendar date; "
+                                             f"expected {self.expected}")]) from None
+        label = f"{m['y']}-{m['m']}-{m['d']}-{m['num']}"
+        return self.normalise(label), label
+
+    def key(self, version: str) -> tuple[object, ...]:
+        day, _, num = version.rpartition("-")
+        return (day, int(num))
+
+    def label(self, version: str) -> str:
+        return version
+
+    def normalise(self, text: str) -> str:
+        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})-(\d+)", text)
+        if not m:
+            raise ValueError(f"{text!r} is not a {self.version_word} (YYYY-MM-DD-NNN)")
+        return f"{m[1]}-{m[2]}-{m[3]}-{int(m[4]):03d}"
+
+    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
+        """Today's date and the next NNN of the day."""
+        day = today.isoformat()
+        n = max((int(m.version.rsplit("-", 1)[1]) for m in existing if m.version.startswith(day)), default=0) + 1
+        return [f"{day}-{n:03d}-{slug}{suffix}" for suffix in self.suffixes]

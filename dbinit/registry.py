@@ -1,0 +1,101 @@
+"""The databases dbinit knows, each described once by its own package and registered here; the
+shared code reads this and never asks which database it is. The order of registration is the
+order of applying (dbinit/databases/__init__.py).
+
+How to add a database (golang-migrate's driver checklist, for dbinit):
+1. A package dbinit/databases/NAME/ whose __init__.py registers a `Database`: its naming scheme
+   (dbinit.naming), comment marker, baseline script name, a settings loader reading its variables
+   and flags (dbinit.environment), the parser of its files (offline: no client library), and
+   `open`, a factory that imports the client library only when called.
+2. A backend (a `dbinit.contract.Backend`): connect, history, prepare, a lock (or a lease with
+   renew and holds, every write fenced in the database), apply, record, set_checksum, forget; the
+   capabilities it has (precheck, revert, backup, describe, finish) as in dbinit.contract.
+3. Import the package in dbinit/databases/__init__.py, at its place in the apply order.
+4. Add it to report.schema.json's list of databases (a test compares the two), a server to
+   tests/servers.py and its target to tests/targets.py: the contract and conformance suites run
+   against it from there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .errors import Problem
+from .migration import INIT_VERSION, Migration
+from .naming import Naming
+
+if TYPE_CHECKING:
+    from .contract import Backend
+    from .environment import Env
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A command-line option, --DEST with dashes, that is also an API keyword (DEST)."""
+
+    dest: str
+    help: str
+
+
+def _no_warnings(migration: Migration) -> list[Problem]:
+    return []
+
+
+@dataclass(frozen=True)
+class Database:
+    name: str  # the log lines' source, the subfolder, the report's key, `dbinit new NAME`
+    title: str  # how messages name it
+    naming: Naming
+    comment: str  # a line comment, for the files `dbinit new` makes
+    variables: str  # what to set to configure it, for messages
+    # Its settings from the environment and the flags (by dest), or None when not configured.
+    load_settings: Callable[[Env, Mapping[str, Any]], Any]
+    flags: tuple[Flag, ...]
+    parse: Callable[[Migration], Sequence[object]]  # its statements; InvalidMigrations names file and line
+    open: Callable[[Any, float], Backend]  # (its settings, the lock lease in seconds): a backend, not connected
+    init_script: str | None = None  # the baseline script's name in init/
+    warnings: Callable[[Migration], list[Problem]] = _no_warnings
+    # Offline findings over many files at once (a lint); None when its tool is not installed.
+    lint: Callable[[list[Migration]], list[Problem] | None] | None = None
+    api_env: Mapping[str, tuple[str, Callable[[Any], str]]] = field(default_factory=dict)  # API keyword → variable
+
+    @property
+    def extension(self) -> str:
+        return "." + self.naming.suffixes[0].rsplit(".", 1)[1]
+
+
+_registered: dict[str, Database] = {}
+
+
+def register(database: Database) -> None:
+    """Called once by each database's package; a second database of a name or extension is refused."""
+    for other in _registered.values():
+        if database.name == other.name or database.extension == other.extension:
+            raise ValueError(f"a database named {other.name!r} ({other.extension}) is registered already")
+    _registered[database.name] = database
+
+
+def databases() -> list[Database]:
+    """Every database, in the order of applying."""
+    from . import databases as _packages  # noqa: F401 - each package registers itself on import
+
+    return list(_registered.values())
+
+
+def get(name: str) -> Database:
+    databases()
+    return _registered[name]
+
+
+def names() -> list[str]:
+    return [d.name for d in databases()]
+
+
+def version_key(db: str, version: str) -> tuple[object, ...]:
+    """Sort key: a baseline script first, then the database's own order of versions."""
+    return (0,) if version == INIT_VERSION else (1, *get(db).naming.key(version))
+
+
+def version_label(db: str, version: str) -> str:
+    """How a version is shown when no file spells it (a missing migration)."""
+    return version if version == INIT_VERSION else get(db).naming.label(version)
