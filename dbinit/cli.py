@@ -6,20 +6,26 @@ import os
 import signal
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from . import log, registry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .report import RunReport
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "baseline", "repair")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # exit 64, not argparse's 2
+    def error(self, message: str) -> NoReturn:  # exit 64, not argparse's 2
         raise UsageError(f"{self.prog}: {message}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--migrations", help="migrations directory (DBINIT_MIGRATIONS, default ./migrations)")
     for database in registry.databases():
         for flag in database.flags:
@@ -53,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _status_table(plans) -> str:
+def _status_table(plans: list[Plan]) -> str:
     rows = [("Version", "Date", "Database", "Description", "Status")]
     for plan in plans:
         for e in plan.entries:
@@ -65,11 +71,11 @@ def _status_table(plans) -> str:
     return "\n".join(lines)
 
 
-def _on_signal(signum, frame):
+def _on_signal(signum: int, frame: FrameType | None) -> NoReturn:
     raise Interrupted(signum)
 
 
-def run(argv: list[str], report) -> int:
+def run(argv: list[str], report: RunReport) -> int:
     from .runner import Runner
     from .settings import load
 
@@ -150,7 +156,7 @@ def _run_and_map(argv: list[str]) -> int:
     return code
 
 
-def _write_results(report, code: int, error: BaseException | None) -> None:
+def _write_results(report: RunReport, code: int, error: BaseException | None) -> None:
     """The run report (DBINIT_REPORT) and, where Kubernetes keeps one, the termination message."""
     try:
         if report.path is not None:

@@ -19,11 +19,31 @@ from .migration import Migration
 Progress = tuple[str, dict[str, object]] | None  # what the server says a long run is doing
 
 
+class Lock(Protocol):
+    """The migration lock of one kind, chosen once when its backend is made."""
+
+    leased: bool  # a lease is renewed while held (renew), and checked (holds); every write is fenced by it
+
+    def take(self) -> bool:
+        """Take the lock if it is free."""
+
+    def holder(self) -> str:
+        """Who holds it, for the messages of a runner that waits or lost it."""
+
+    def release(self) -> None: ...
+
+    def renew(self) -> bool:
+        """Extend the lease; False when it was lost."""
+
+    def holds(self) -> bool:
+        """This runner's lease is in place and unexpired."""
+
+
 class Backend(ABC):
     """One database: connection, history, lock, apply."""
 
     name: str
-    leased = False  # a lock that is a lease is renewed by renew_lock while held, and checked by holds_lock
+    locking: Lock
 
     def __init__(self, lease_s: float) -> None:
         self.lease_s = lease_s
@@ -45,24 +65,25 @@ class Backend(ABC):
         """This backend's client-library exception as a typed error, or None if it is not one."""
         return None
 
-    # The lock.
-    @abstractmethod
+    # The lock, of the kind the backend chose.
+    @property
+    def leased(self) -> bool:
+        return self.locking.leased
+
     def try_lock(self) -> bool:
-        """Take the migration lock if it is free."""
+        return self.locking.take()
 
-    @abstractmethod
-    def lock_holder(self) -> str: ...
+    def lock_holder(self) -> str:
+        return self.locking.holder()
 
-    @abstractmethod
-    def unlock(self) -> None: ...
+    def unlock(self) -> None:
+        self.locking.release()
 
     def renew_lock(self) -> bool:
-        """Extend the lease (leased backends); False when the lock was lost."""
-        raise NotImplementedError
+        return self.locking.renew()
 
     def holds_lock(self) -> bool:
-        """This runner's lease is in place and unexpired (leased backends)."""
-        return True
+        return self.locking.holds()
 
     # The history.
     @abstractmethod

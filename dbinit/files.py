@@ -111,14 +111,14 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
     init: dict[str, Migration] = {}
     if init_dir is not None and init_dir.is_dir():
         for database in registry.databases():
-            path = init_dir / database.init_script if database.init_script else None
-            if path is not None and path.is_file():
+            script = init_dir / database.init_script if database.init_script else None
+            if script is not None and script.is_file():
                 try:
-                    text, checksum = read_text(path)
+                    text, checksum = read_text(script)
                 except InvalidMigrations as e:
                     problems += e.problems
                     continue
-                init[database.name] = Migration(database.name, INIT_VERSION, INIT_VERSION, "baseline script", path,
+                init[database.name] = Migration(database.name, INIT_VERSION, INIT_VERSION, "baseline script", script,
                                                 text, checksum)
     if problems:
         raise InvalidMigrations(problems)

@@ -21,6 +21,7 @@ def before_migrate(command: str, plans: list[Plan]) -> None:
                                 stderr=subprocess.STDOUT, text=True, errors="replace")
     except OSError as e:
         raise HookFailed(f"DBINIT_BEFORE_MIGRATE could not be started ({e.strerror}); nothing was applied") from None
+    assert proc.stdout is not None
     for line in proc.stdout:
         log.info("hook", line.rstrip("\n"))
     if proc.wait() != 0:

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import log, registry
 from .errors import DbinitError, InvalidMigrations, MigrationFailed
@@ -31,13 +32,13 @@ def _now() -> datetime:
 class RunReport:
     command: str = "migrate"
     started: datetime = field(default_factory=_now)
-    databases: dict[str, dict] = field(default_factory=dict)
+    databases: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Where to write at exit: from the settings once loaded (a run that fails loading them reads the
     # two variables itself).
     path: Path | None = None
     termination_log: Path = Path("/dev/termination-log")
 
-    def _db(self, db: str) -> dict:
+    def _db(self, db: str) -> dict[str, Any]:
         return self.databases.setdefault(db, {"status": "configured", "wait_s": None, "lock_wait_s": None,
                                               "applied": [], "pending": []})
 
@@ -58,7 +59,7 @@ class RunReport:
     def pending(self, db: str, migrations: list[Migration]) -> None:
         self._db(db)["pending"] = [m.label for m in migrations]
 
-    def document(self, exit_code: int, error: BaseException | None) -> dict:
+    def document(self, exit_code: int, error: BaseException | None) -> dict[str, Any]:
         for db in registry.names():
             self.databases.setdefault(db, {"status": "not configured", "wait_s": None, "lock_wait_s": None,
                                            "applied": [], "pending": []})
@@ -81,10 +82,10 @@ class RunReport:
         return text.encode()[:TERMINATION_LOG_LIMIT].decode(errors="ignore")
 
 
-def _error(error: BaseException | None) -> dict | None:
+def _error(error: BaseException | None) -> dict[str, Any] | None:
     if error is None:
         return None
-    detail: dict = {"type": type(error).__name__, "message": str(error)}
+    detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
     if isinstance(error, DbinitError):
         detail["database"] = None if error.source == "dbinit" else error.source
     if isinstance(error, MigrationFailed):

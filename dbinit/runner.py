@@ -139,6 +139,13 @@ class Runner:
                                + ", ".join(pending))
             log.info("dbinit", "every configured database is up to date with the migrations")
 
+    def _pending(self, catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
+        """The plans, and in the run report what they leave pending."""
+        plans = self._plans(catalog, backends)
+        for _, plan in plans:
+            self.report.pending(plan.db, plan.pending)
+        return plans
+
     def _refuse(self, plans: list[Plan]) -> None:
         """The checks that need no server, before any lock is taken: a broken file stops every
         replica at once rather than after its turn at the lock. Down files are not run here."""
@@ -155,17 +162,16 @@ class Runner:
             # Read without the locks first: history rows are written only with their migration's
             # commit, so if nothing is pending now, nothing is; the replicas of a deploy then
             # neither queue for the lock nor write to take it.
-            plans = self._plans(catalog, active)
+            plans = self._pending(catalog, active)
             self._refuse([plan for _, plan in plans])
             if not dry_run and any(plan.pending for _, plan in plans):
                 held.enter_context(self.locked(active))
                 # Decided again under the locks: a runner that waited finds nothing pending. What
                 # is pending now is a part of what passed the checks above.
-                plans = self._plans(catalog, active)
+                plans = self._pending(catalog, active)
                 for _, plan in plans:
                     plan.check(self.settings.out_of_order)
             for _, plan in plans:
-                self.report.pending(plan.db, plan.pending)
                 for e in plan.of(State.MISSING):
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
             for backend, plan in plans:

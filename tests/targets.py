@@ -7,6 +7,7 @@ import json
 
 class PostgresTarget:
     db = "postgres"
+    unparsable = "CREATE TABLE broken (;\n"  # found offline, at line 1
 
     def __init__(self, pg):
         self.pg = pg
@@ -40,6 +41,7 @@ class PostgresTarget:
 
 class Neo4jTarget:
     db = "neo4j"
+    unparsable = "CREATE (:Broken {name: 'unterminated});\n"
 
     def __init__(self, server):
         self.server = server
@@ -73,6 +75,7 @@ class Neo4jTarget:
 
 class RedisTarget:
     db = "redis"
+    unparsable = 'SET broken "unterminated\n'
 
     def __init__(self, server):
         self.server = server

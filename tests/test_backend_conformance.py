@@ -3,6 +3,9 @@ import time
 
 from conftest import run_dbinit, start_dbinit
 
+from dbinit import registry
+from dbinit.settings import load
+
 
 def migrate(target, migrations, *args, **env):
     return run_dbinit(*args, "--migrations", str(migrations.path), **{**target.env, **env})
@@ -139,3 +142,24 @@ def test_a_bad_file_among_pending_ones_stops_migrate_before_anything_runs(target
     result = migrate(target, migrations, "migrate")
     assert result.returncode == 65, result.stderr
     assert target.count(1) == 0
+
+
+def test_a_broken_pending_file_stops_a_runner_at_once_while_another_holds_the_lock(target, migrations):
+    """The checks that need no server come before the lock: every replica of a broken release
+    fails with 65 at once instead of queueing for the lock first, and nothing is applied."""
+    migrations.write(target.name(1), target.counting(1))
+    broken = migrations.write(target.name(2, "broken"), target.unparsable)
+    settings = load(target.env)
+    holder = registry.get(target.db).open(settings.of(target.db), 60)
+    holder.connect(10)
+    try:
+        assert holder.try_lock()
+        start = time.monotonic()
+        result = migrate(target, migrations, "migrate", DBINIT_LOCK_TIMEOUT="60")
+        assert result.returncode == 65, result.stderr
+        assert time.monotonic() - start < 20
+        assert f"{broken.name}:1" in result.stderr
+        assert target.count(1) == 0 and target.history() == []
+    finally:
+        holder.unlock()
+        holder.close()

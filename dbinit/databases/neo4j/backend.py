@@ -24,8 +24,8 @@ from .settings import Neo4jSettings
 
 class Neo4jBackend(Backend):
     name = "neo4j"
-    leased = True
     finishing = "waiting for indexes"
+    locking: NodeLock
 
     def __init__(self, settings: Neo4jSettings, lease_s: float):
         super().__init__(lease_s)
@@ -44,7 +44,7 @@ class Neo4jBackend(Backend):
 
     def query(self, cypher: str, **params: Any) -> list[neo4j.Record]:
         with self.session() as s:
-            return list(s.run(cypher, params))  # type: ignore[arg-type]  # dbinit's own queries, not user input
+            return list(s.run(cypher, params))
 
     def connect(self, timeout: float) -> None:
         if self.driver is None:
@@ -83,22 +83,6 @@ class Neo4jBackend(Backend):
         if isinstance(error, (Neo4jError, DriverError)):
             return DbinitError(f"neo4j: the server refused dbinit's own query: {getattr(error, 'message', None) or error}")
         return None
-
-    # The lock: a node, its lease kept by the server's clock.
-    def try_lock(self) -> bool:
-        return self.locking.take()
-
-    def renew_lock(self) -> bool:
-        return self.locking.renew()
-
-    def holds_lock(self) -> bool:
-        return self.locking.holds()
-
-    def lock_holder(self) -> str:
-        return self.locking.holder()
-
-    def unlock(self) -> None:
-        self.locking.release()
 
     def history(self) -> list[Applied]:
         rows = self.query(f"MATCH (m:{HISTORY}) RETURN m")
@@ -153,7 +137,7 @@ class Neo4jBackend(Backend):
         """A history write that commits only while this runner's lease holds."""
         def work(tx: neo4j.ManagedTransaction) -> None:
             self.locking.fence(tx)
-            tx.run(cypher, params).consume()  # type: ignore[arg-type]
+            tx.run(cypher, params).consume()
 
         with self.session() as s:
             s.execute_write(work)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from ...errors import InvalidMigrations, Problem
 from ...migration import Migration, Statement
@@ -43,7 +44,7 @@ class CypherStatement(Statement):
         return bool(_MAY_DELETE.search(self.code))
 
 
-def split(text: str, path=None) -> list[CypherStatement]:
+def split(text: str, path: Path | None = None) -> list[CypherStatement]:
     """Statements separated by ';' outside strings, backtick names and comments."""
     statements: list[CypherStatement] = []
     buf: list[str] = []  # the statement as written

@@ -31,6 +31,8 @@ def clock() -> float:
 
 
 class NodeLock:
+    leased = True
+
     def __init__(self, backend: Neo4jBackend) -> None:
         self.backend = backend
         # When the newest lease extension the server confirmed was sent: the lease holds until at

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from ...errors import Problem
 from ...migration import Migration
@@ -88,7 +89,7 @@ def lint(files: list[Migration]) -> list[Problem] | None:
     if binary is None:
         return None
     scripts = {m.path: (m, parse(m)) for m in files}
-    findings: list[dict] = []
+    findings: list[dict[str, Any]] = []
     for transactional in (True, False):
         paths = [str(p) for p, (_, s) in scripts.items() if s.transactional == transactional and s.statements]
         if paths:

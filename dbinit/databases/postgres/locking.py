@@ -63,7 +63,7 @@ class AdvisoryLock:
         self.backend.connection.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
 
     def renew(self) -> bool:
-        raise NotImplementedError("a session lock is no lease")
+        raise NotImplementedError("a session lock is no lease: nothing renews it")
 
     def holds(self) -> bool:
         return True

@@ -29,7 +29,7 @@ class PostgresSettings:
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
 
-        params = conninfo_to_dict(self.conninfo)
+        params = {k: str(v) for k, v in conninfo_to_dict(self.conninfo).items()}
         host = params.get("host") or os.environ.get("PGHOST", "localhost")
         port = params.get("port") or os.environ.get("PGPORT", "5432")
         db = params.get("dbname") or os.environ.get("PGDATABASE", "")
@@ -66,18 +66,22 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
     if not _IDENTIFIER.fullmatch(schema):
         raise ConfigError("DBINIT_POSTGRES_SCHEMA must be a plain identifier (letters, digits, _; at most 63), "
                           f"not {schema!r}")
+    lock_timeout = env.seconds("DBINIT_PG_LOCK_TIMEOUT", 2.0, positive=True)
+    lock_retries = env.count("DBINIT_PG_LOCK_RETRIES", 10)
+    statement_timeout = env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)
     pooler = (env.get("DBINIT_PG_POOLER") or "none").lower()
-    tuning = {"schema": schema, "lock_timeout": env.seconds("DBINIT_PG_LOCK_TIMEOUT", 2.0, positive=True),
-              "lock_retries": env.count("DBINIT_PG_LOCK_RETRIES", 10),
-              "statement_timeout": env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0), "pooler": pooler}
     if pooler not in ("none", "session", "transaction"):
         raise ConfigError(f"DBINIT_PG_POOLER must be none, session or transaction, not {pooler!r}")
+
+    def made(conninfo: str) -> PostgresSettings:
+        return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler)
+
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
     if url:
         log.add_secret(url_password(url))
         _check_conninfo(variable, url, env)
-        return PostgresSettings(url, password, **tuning)
+        return made(url)
     if host := env.get("POSTGRES_HOST"):
         from psycopg.conninfo import make_conninfo
 
@@ -85,11 +89,11 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
         user = env.get("POSTGRES_USER") or "postgres"
         conninfo = make_conninfo(host=host, port=env.get("POSTGRES_PORT") or "5432", user=user,
                                  dbname=env.get("POSTGRES_DB") or user)
-        return PostgresSettings(conninfo, password, **tuning)
+        return made(conninfo)
     if env.get("PGHOST") or env.get("PGSERVICE"):
         log.add_secret(env.get("PGPASSWORD"))
         check_port("PGPORT", env.get("PGPORT"))
         if (mode := env.get("PGSSLMODE")) is not None and mode not in _SSLMODES:
             raise ConfigError(f"PGSSLMODE must be one of {', '.join(_SSLMODES)}, not {mode!r}")
-        return PostgresSettings("", password, **tuning)
+        return made("")
     return None

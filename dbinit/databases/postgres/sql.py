@@ -5,6 +5,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from ...errors import InvalidMigrations, Problem
 from ...migration import Migration, Statement, line_of
@@ -33,7 +35,7 @@ class SqlScript:
         return any(s.copy is not None for s in self.statements)
 
 
-def _take_pg_dump_lines(text: str, path) -> tuple[str, list[str]]:
+def _take_pg_dump_lines(text: str, path: Path | None) -> tuple[str, list[str]]:
     """pg_dump's lines that are not SQL: \\restrict and \\unrestrict dropped, the data blocks after
     COPY … FROM stdin (up to their \\. line) taken out in order. Blank lines keep line numbers."""
     if "\n\\" not in "\n" + text and not _STDIN.search(text):
@@ -56,7 +58,7 @@ def _take_pg_dump_lines(text: str, path) -> tuple[str, list[str]]:
     return "\n".join(lines), copies
 
 
-def _needs_no_transaction(kind: str, node: dict) -> str | None:
+def _needs_no_transaction(kind: str, node: dict[str, Any]) -> str | None:
     """Why this statement cannot run inside a transaction block, or None."""
     if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
         return "CONCURRENTLY"
@@ -102,7 +104,7 @@ def parse(migration: Migration) -> SqlScript:
         raise InvalidMigrations([Problem(path, message, line, column)]) from None
 
     data = text.encode()  # the parser's locations are byte offsets
-    statements: list[tuple[str, dict, SqlStatement]] = []
+    statements: list[tuple[str, dict[str, Any], SqlStatement]] = []
     rows = iter(copies)
     for raw in tree.get("stmts", ()):
         (kind, node), = raw["stmt"].items()
@@ -120,7 +122,7 @@ def parse(migration: Migration) -> SqlScript:
                                              "as pg_dump does, or use INSERT", statement.line)])
         statements.append((kind, node, statement))
 
-    def tx_kind(entry) -> str | None:
+    def tx_kind(entry: tuple[str, dict[str, Any], SqlStatement]) -> str | None:
         return entry[1].get("kind") if entry[0] == "TransactionStmt" else None
 
     if transactional and len(statements) >= 2 and tx_kind(statements[0]) in ("TRANS_STMT_BEGIN", "TRANS_STMT_START") \
@@ -149,7 +151,7 @@ def relations(text: str) -> list[str]:
 
     found: dict[str, None] = {}
 
-    def walk(node) -> None:
+    def walk(node: object) -> None:
         if isinstance(node, dict):
             if "relname" in node and "relpersistence" in node:  # a RangeVar, with or without its wrapper key
                 found[f"{node['schemaname']}.{node['relname']}" if node.get("schemaname") else node["relname"]] = None

@@ -3,7 +3,6 @@ restored if any command fails at run time, and a SET NX PX lock with a renewed l
 from __future__ import annotations
 
 import json
-import math
 import socket
 import ssl
 import time
@@ -11,23 +10,24 @@ from urllib.parse import urlsplit
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
+from typing import Any, Callable
+
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ... import log, retry
+from ... import retry
 from ...contract import Backend
 from ...errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
                        NotReady, Problem)
 from ...history import Applied
-from ...lease import holder
 from ...migration import Migration
+from .backup import bgsave
 from .commands import Command, parse
+from .lock import KeyLock
 from .settings import RedisSettings
 
-# Compare-and-set scripts: only the owner renews or releases its lock, or writes history under it.
-_RENEW = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+# A compare-and-set script: only the lock's owner writes history under it.
 _FENCED = ("if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end "
            "return redis.call(ARGV[2], KEYS[2], unpack(ARGV, 3))")
 _NO_KEYS = ("no key arguments", "has no key")
@@ -51,13 +51,14 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
 
 class RedisBackend(Backend):
     name = "redis"
-    leased = True
 
     def __init__(self, settings: RedisSettings, lease_s: float):
         super().__init__(lease_s)
         self.settings = settings
-        self.client: redis.Redis | None = None
+        # redis.Redis, or a RedisCluster: one interface, but redis-py types the two apart and in part not at all.
+        self.client: Any = None
         self.lock_key = f"{settings.prefix}lock"
+        self.locking = KeyLock(self)
         self.history_key = f"{settings.prefix}migrations"
 
     def connect(self, timeout: float) -> None:
@@ -84,11 +85,11 @@ class RedisBackend(Backend):
         self.client = client
 
     @staticmethod
-    def _lengthen_timeout(client: redis.Redis, seconds: float) -> None:
+    def _lengthen_timeout(client: Any, seconds: float) -> None:
         client.connection_pool.connection_kwargs["socket_timeout"] = seconds
         client.connection_pool.disconnect()
 
-    def _client(self, timeout: float):
+    def _client(self, timeout: float) -> Any:
         """One try per attempt (redis-py retries on its own by default), bounded by the attempt's
         timeout, the TLS handshake included; once ready, a file's EXEC may take up to a minute."""
         common = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0),
@@ -97,8 +98,9 @@ class RedisBackend(Backend):
         if self.settings.topology == "sentinel":
             from redis.sentinel import Sentinel
 
-            sentinels = Sentinel(list(self.settings.nodes), socket_timeout=timeout, socket_connect_timeout=timeout)
-            return sentinels.master_for(self.settings.master, password=password, db=self.settings.db, **common)
+            sentinels: Any = Sentinel  # redis-py leaves Sentinel untyped
+            return sentinels(list(self.settings.nodes), socket_timeout=timeout, socket_connect_timeout=timeout
+                             ).master_for(self.settings.master, password=password, db=self.settings.db, **common)
         return redis.Redis.from_url(self.settings.url, password=self.settings.password, **common)
 
     def _answers_plain(self) -> bool:
@@ -123,44 +125,29 @@ class RedisBackend(Backend):
             return DbinitError(f"redis: the server refused dbinit's own command: {error}")
         return None
 
-    def try_lock(self) -> bool:
-        return bool(self.client.set(self.lock_key, self.owner, nx=True, px=self.lease_ms))
-
-    def renew_lock(self) -> bool:
-        return bool(self.client.eval(_RENEW, 1, self.lock_key, self.owner, self.lease_ms))
-
-    def holds_lock(self) -> bool:
-        return self.client.get(self.lock_key) == self.owner.encode()
-
-    def _fenced_write(self, command: str, key: str, *args) -> None:
+    def _fenced_write(self, command: str, key: str, *args: str) -> None:
         """One write that the server makes only while this runner holds the lock."""
         if self.client.eval(_FENCED, 2, self.lock_key, key, self.owner, command, *args) == -1:
             raise self.lease_lost()
 
-    def _fenced_transaction(self, queue) -> list:
+    def _fenced_transaction(self, queue: Callable[[Any], None]) -> list[Any]:
         """`queue(pipe)`'s commands in one MULTI/EXEC that runs only while this runner holds the lock:
         WATCH the lock key, check its owner, and EXEC aborts if the key changed in between (taken,
         expired, or renewed by our own lease thread: then check again)."""
-        def once() -> list:
+        def once() -> list[Any]:
             with self._pipeline(transaction=True) as pipe:
                 pipe.watch(self.lock_key)
                 if pipe.get(self.lock_key) != self.owner.encode():
                     raise self.lease_lost()
                 pipe.multi()
                 queue(pipe)
-                return pipe.execute(raise_on_error=False)
+                replies: list[Any] = pipe.execute(raise_on_error=False)
+                return replies
 
         try:
             return retry.again(once, tries=10, when=lambda e: isinstance(e, redis.WatchError))
         except redis.WatchError:
             raise self.lease_lost() from None
-
-    def lock_holder(self) -> str:
-        owner, ttl = self.client.get(self.lock_key), self.client.pttl(self.lock_key)
-        return holder(owner.decode() if owner is not None else None, ttl)
-
-    def unlock(self) -> None:
-        self.client.eval(_RELEASE, 1, self.lock_key, self.owner)
 
     def history(self) -> list[Applied]:
         return [_decode(v.decode(), raw) for v, raw in self.client.hgetall(self.history_key).items()]
@@ -169,46 +156,17 @@ class RedisBackend(Backend):
         """A hash needs no creating."""
 
     def backup(self) -> None:
-        """With DBINIT_REDIS_BGSAVE, BGSAVE and wait until it has finished: the dump on disk is from
-        before the first command."""
-        if not self.settings.bgsave:
-            return
+        """With DBINIT_REDIS_BGSAVE, a snapshot on disk from before the first command."""
+        if self.settings.bgsave:
+            bgsave(self.client, self.name)
 
-        def saves() -> tuple[dict, object]:
-            info = self.client.info("persistence")  # rdb_saves counts snapshots (Redis 7); LASTSAVE has seconds
-            return info, info.get("rdb_saves", self.client.lastsave())
-
-        def idle() -> tuple[dict, object] | None:  # one already running started before us: ours follows it
-            info, count = saves()
-            return None if info.get("rdb_bgsave_in_progress") else (info, count)
-
-        _, before = retry.poll(idle, math.inf, first=0.1, most=0.1, jitter=False)  # type: ignore[misc]
-        try:
-            self.client.bgsave()
-        except redis.ResponseError as e:
-            raise ConfigError(f"redis: BGSAVE was refused ({e}); unset DBINIT_REDIS_BGSAVE or allow it") from None
-        log.info(self.name, "BGSAVE: waiting for the snapshot before migrating")
-
-        def finished() -> dict | None:
-            state = idle()
-            if state is None:
-                return None
-            info, count = state
-            return info if count != before or info.get("rdb_last_bgsave_status") != "ok" else None
-
-        info = retry.poll(finished, math.inf, first=0.05, most=0.05, jitter=False)
-        if info.get("rdb_last_bgsave_status") != "ok":
-            raise MigrationFailed(self.name, None, "BGSAVE failed (rdb_last_bgsave_status:"
-                                  f"{info.get('rdb_last_bgsave_status')}; see the server's log and its dir); "
-                                  "nothing was applied")
-        log.info(self.name, "BGSAVE done: the snapshot on disk is from before this run")
-
-    def _getkeys(self, commands: list[Command]) -> list:
+    def _getkeys(self, commands: list[Command]) -> list[Any]:
         """The server's COMMAND GETKEYS reply (or error) for each command, in one round trip."""
         pipe = self._pipeline(transaction=False)
         for c in commands:
             pipe.execute_command("COMMAND", "GETKEYS", *c.args)
-        return pipe.execute(raise_on_error=False)
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        return replies
 
     def _keys(self, migration: Migration, commands: list[Command]) -> list[bytes]:
         """The keys the file touches, from the server's own COMMAND GETKEYS."""
@@ -239,7 +197,7 @@ class RedisBackend(Backend):
             applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
                               datetime.now(timezone.utc), 0, True, self.owner)
 
-            def queue(pipe) -> None:
+            def queue(pipe: Any) -> None:
                 for c in commands:
                     pipe.execute_command(*c.args)
                 pipe.hset(self.history_key, migration.version, _encode(applied))
@@ -262,14 +220,14 @@ class RedisBackend(Backend):
             raise ConnectionLost(self.name, str(e), migration.path) from None
         return applied
 
-    def _pipeline(self, transaction: bool, target: redis.Redis | None = None):
+    def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         """A pipeline that hands replies back raw: redis-py's reply parsers know nothing of the
         commands a user's file may hold (and choke on some, such as COMMAND GETKEYS)."""
         pipe = (target or self.client).pipeline(transaction=transaction)
         pipe.response_callbacks = {}
         return pipe
 
-    def _save(self, keys: list[bytes], target: redis.Redis | None = None) -> list[tuple[bytes, bytes | None, int]]:
+    def _save(self, keys: list[bytes], target: Any = None) -> list[tuple[bytes, bytes | None, int]]:
         """(key, DUMP or None when absent, TTL in ms or 0) for each key, in one round trip."""
         pipe = (target or self.client).pipeline(transaction=True)
         for k in keys:
@@ -279,7 +237,7 @@ class RedisBackend(Backend):
         return [(k, replies[2 * i], max(0, replies[2 * i + 1])) for i, k in enumerate(keys)]
 
     def _restore(self, saved: list[tuple[bytes, bytes | None, int]], migration: Migration, why: str) -> None:
-        def queue(pipe) -> None:
+        def queue(pipe: Any) -> None:
             for key, dump, ttl in saved:
                 if dump is None:
                     pipe.delete(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis
@@ -40,16 +41,17 @@ def hash_tag(key: bytes) -> bytes:
 
 
 class RedisClusterBackend(RedisBackend):
-    def _client(self, timeout: float) -> RedisCluster:
+    def _client(self, timeout: float) -> Any:
         password = self.settings.password or urlsplit(self.settings.url.replace("+cluster", "")).password
-        query = {k: v[0] for k, v in parse_qs(urlsplit(self.settings.url).query).items()
+        query: dict[str, Any] = {k: v[0] for k, v in parse_qs(urlsplit(self.settings.url).query).items()
                  if k in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")}
-        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in self.settings.nodes], password=password,
+        node: Any = ClusterNode  # redis-py leaves it untyped
+        return RedisCluster(startup_nodes=[node(h, p) for h, p in self.settings.nodes], password=password,
                             ssl=self.settings.url.startswith("rediss"), socket_connect_timeout=timeout,
                             socket_timeout=timeout, retry=Retry(NoBackoff(), 0), client_name="dbinit", **query)
 
     @staticmethod
-    def _lengthen_timeout(client: RedisCluster, seconds: float) -> None:
+    def _lengthen_timeout(client: Any, seconds: float) -> None:
         client.nodes_manager.connection_kwargs["socket_timeout"] = seconds
         for node in client.get_nodes():
             if node.redis_connection is not None:
@@ -64,12 +66,12 @@ class RedisClusterBackend(RedisBackend):
             raise NotReady(f"redis: the cluster at {self.settings.display()} is not serving every hash slot "
                            f"(cluster_state:{state}); a master may be down")
 
-    def _node(self, key: bytes | None = None) -> redis.Redis:
+    def _node(self, key: bytes | str | None = None) -> Any:
         """A plain client for the master of `key`'s slot (the {dbinit} slot when None)."""
         node = self.client.get_node_from_key(key if key is not None else self.lock_key)
         return self.client.get_redis_connection(node)
 
-    def _pipeline(self, transaction: bool, target: redis.Redis | None = None):
+    def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         return super()._pipeline(transaction, target or self._node())
 
     def _marker(self, migration: Migration, keys: list[bytes]) -> bytes:

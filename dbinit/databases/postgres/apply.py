@@ -1,0 +1,200 @@
+"""One file applied: BEGIN, its statements, its history row and COMMIT as one round trip (rows of
+pg_dump's COPY through the COPY protocol), or a no-transaction file statement by statement; every
+attempt bounded by the lock timeout and retried; a failure named by its statement's line."""
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from ... import log
+from ...errors import ConnectionLost, MigrationFailed
+from ...history import Applied
+from ...migration import Migration, Statement
+from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, timeouts, with_lock_retries
+from .locking import TABLE
+from .server_errors import describe_error, last_words
+from .sql import SqlScript, SqlStatement, parse
+
+if TYPE_CHECKING:
+    from .backend import PostgresBackend
+
+COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
+
+
+def row_of(result: psycopg.Cursor[tuple[Any, ...]] | tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """The one row a statement of dbinit's own returns."""
+    row = result.fetchone() if isinstance(result, psycopg.Cursor) else result
+    assert row is not None, "dbinit's own statement returned no row"
+    return row
+
+
+def _position(e: psycopg.Error) -> int | None:
+    """Where in its statement the server found the error, from 0."""
+    return int(e.diag.statement_position) - 1 if e.diag.statement_position else None
+
+
+def _historyrow_of(b: PostgresBackend, migration: Migration, success: bool) -> pgsql.Composed:
+    # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
+    values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
+                                                      migration.checksum)))
+    return pgsql.SQL("INSERT INTO {} ({}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
+                     "::int, {}, {}) RETURNING {}").format(
+        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(b.owner),
+        pgsql.SQL(COLUMNS))
+
+
+def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript, tail: pgsql.Composable,
+                    lock_ms: int) -> psycopg.Cursor:
+    """BEGIN, the statements, `tail` and COMMIT sent as one simple query: one round trip per
+    migration. On failure all of it is rolled back and the error names the statement's line."""
+    begin = "BEGIN;\n" + timeouts(b, lock_ms, "LOCAL")
+    parts, offsets, position = [begin], [], len(begin)
+    for stmt in script.statements:
+        offsets.append(position)
+        parts.append(stmt.text + "\n;\n")  # newline first: a trailing -- comment must not swallow the ;
+        position += len(stmt.text) + 3
+    parts.append(tail.as_string(b.connection) + ";\nCOMMIT;\n" + b.reset)
+    try:
+        return b.connection.execute("".join(parts))
+    except psycopg.Error as e:
+        if b.connection.broken or b.connection.closed:
+            raise ConnectionLost(b.name, last_words(e), migration.path,
+                                 "a transaction cut off before its COMMIT was rolled back") from None
+        if b.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            b.connection.execute("ROLLBACK")
+        b._raise_if_fenced(e)
+        if e.sqlstate == LOCK_NOT_AVAILABLE:
+            raise LockWait() from None
+        at = int(e.diag.statement_position or 0) - 1
+        for stmt, offset in zip(script.statements, offsets):
+            if 0 <= at - offset < len(stmt.text):
+                raise _failure(b, migration, stmt, e, [], True, at - offset) from None
+        raise _locate(b, migration, script, e, lock_ms) from None
+
+def _locate(b: PostgresBackend, migration: Migration, script: SqlScript, error: psycopg.Error, lock_ms: int) -> MigrationFailed:
+    """An error without a position: run the statements again, one by one, in a transaction
+    that is always rolled back (with the same timeouts), to find the one that fails (the
+    failure path only)."""
+    with b.connection.transaction(force_rollback=True):
+        b.connection.execute(timeouts(b, lock_ms, "LOCAL"))
+        for stmt in script.statements:
+            try:
+                with b.connection.transaction():
+                    b.connection.execute(stmt.text)
+            except psycopg.Error as e:
+                return _failure(b, migration, stmt, e, [], True, _position(e))
+    return MigrationFailed(b.name, migration.path, describe_error(error) + "; the migration was rolled back")
+
+def _run_each(b: PostgresBackend, migration: Migration, script: SqlScript, done: list[Statement]) -> None:
+    """A no-transaction migration: each statement on its own, as psql would run them, each with
+    the lock timeout and its own retries."""
+    for stmt in script.statements:
+        with_lock_retries(b, migration, partial(_run_one, b, migration, stmt, done=done))
+        done.append(stmt)
+
+def _run_one(b: PostgresBackend, migration: Migration, stmt: SqlStatement, lock_ms: int, *, done: list[Statement]) -> None:
+    try:
+        b.connection.execute(timeouts(b, lock_ms, "SESSION"))
+        _drop_invalid_index(b, migration, stmt)
+        _execute(b, stmt)
+    except psycopg.Error as e:
+        if b.connection.broken or b.connection.closed:
+            raise ConnectionLost(b.name, last_words(e), migration.path,
+                                 f"{len(done)} statement(s) of this no-transaction file had run") from None
+        if e.sqlstate == LOCK_NOT_AVAILABLE:
+            raise LockWait() from None
+        raise _failure(b, migration, stmt, e, done, False, _position(e)) from None
+
+def _drop_invalid_index(b: PostgresBackend, migration: Migration, stmt: SqlStatement) -> None:
+    """A CREATE INDEX CONCURRENTLY that failed (deadlock, lock timeout, a duplicate, a kill)
+    leaves an INVALID index, which IF NOT EXISTS would keep forever: drop it before building."""
+    if stmt.index is None:
+        return
+    invalid = b.connection.execute("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                                (stmt.index,)).fetchone()
+    if invalid and invalid[0]:
+        log.warn(b.name, f"{migration.path}:{stmt.line}: index {stmt.index} is INVALID, left by a build "
+                 "that failed; dropping it to build it again")
+        b.connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {stmt.index}")
+
+def _failure(b: PostgresBackend, migration: Migration, stmt: Statement, e: psycopg.Error, done: list[Statement],
+             transactional: bool, offset: int | None) -> MigrationFailed:
+    line = stmt.line + (stmt.text[:offset].count("\n") if offset else 0)
+    detail = describe_error(e)
+    if transactional:
+        detail += "; the migration was rolled back"
+    elif done:
+        detail += f"; {len(done)} earlier statement(s) of this no-transaction migration stay committed, " \
+                  "it is marked failed until 'dbinit repair'"
+    first = stmt.text.splitlines()[0][:120]
+    return MigrationFailed(b.name, migration.path, f"{detail} (statement: {first})", line, first, e.sqlstate)
+
+def _execute(b: PostgresBackend, stmt: SqlStatement) -> psycopg.Cursor:
+    """One statement; a COPY … FROM stdin gets its rows through the COPY protocol."""
+    if stmt.copy is None:
+        return b.connection.execute(stmt.text)
+    cursor = b.connection.cursor()
+    with cursor.copy(stmt.text) as copy:
+        copy.write(stmt.copy)
+    return cursor
+
+def _with_copies(b: PostgresBackend, migration: Migration, script: SqlScript, lock_ms: int) -> Applied:
+    """A file with COPY rows (pg_dump's data) cannot go as one simple query: its statements run
+    one by one, still in one transaction with the history row."""
+    stmt = script.statements[0]
+    try:
+        with b.connection.transaction():
+            b.connection.execute(timeouts(b, lock_ms, "LOCAL"))
+            for stmt in script.statements:
+                _execute(b, stmt)
+            row = row_of(b.connection.execute(_historyrow_of(b, migration, True)))
+    except psycopg.Error as e:
+        if b.connection.broken or b.connection.closed:
+            raise ConnectionLost(b.name, last_words(e), migration.path,
+                                 "a transaction cut off before its COMMIT was rolled back") from None
+        b._raise_if_fenced(e)
+        if e.sqlstate == LOCK_NOT_AVAILABLE:
+            raise LockWait() from None
+        raise _failure(b, migration, stmt, e, [], True, _position(e)) from None
+    b.connection.execute(b.reset)
+    return Applied(*row)
+
+def apply(b: PostgresBackend, migration: Migration) -> Applied:
+    script = parse(migration)
+    if script.transactional and script.copies:
+        return with_lock_retries(b, migration, lambda ms: _with_copies(b, migration, script, ms))
+    if script.transactional:
+        cursor = with_lock_retries(b, migration, lambda ms: _one_round_trip(b, 
+            migration, script, _historyrow_of(b, migration, True), ms))
+        row = None
+        while True:  # one result each for BEGIN, the statements, the history row and COMMIT
+            if cursor.description is not None:
+                row = cursor.fetchone()  # the last one with rows is the history row's RETURNING
+            if not cursor.nextset():
+                return Applied(*row_of(row))
+    done: list[Statement] = []
+    try:
+        _run_each(b, migration, script, done)
+    except MigrationFailed:
+        b.connection.execute(b.reset)
+        b.connection.execute(_historyrow_of(b, migration, False))
+        raise
+    applied = Applied(*row_of(b.connection.execute(_historyrow_of(b, migration, True))))
+    b.connection.execute(b.reset)
+    return applied
+
+def revert(b: PostgresBackend, migration: Migration, down: Migration) -> None:
+    """Run a down script and remove the migration's history row, in one transaction where allowed."""
+    script = parse(down)
+    forget = pgsql.SQL("DELETE FROM {} WHERE version = {}").format(pgsql.Identifier(b.schema, TABLE),
+                                                                  pgsql.Literal(migration.version))
+    if script.transactional:
+        with_lock_retries(b, down, lambda ms: _one_round_trip(b, down, script, forget, ms))
+    else:
+        b.locking.refuse_no_transaction(down)
+        _run_each(b, down, script, [])
+        b.connection.execute(b.reset)
+        b.connection.execute(forget)
