@@ -77,14 +77,20 @@ def register(database: Database) -> None:
 
 def databases() -> list[Database]:
     """Every database, in the order of applying."""
-    from . import databases as _packages  # noqa: F401 - each package registers itself on import
-
+    _load()
     return list(_registered.values())
 
 
 def get(name: str) -> Database:
-    databases()
+    if name not in _registered:
+        _load()
     return _registered[name]
+
+
+def _load() -> None:
+    # Importing any database's package runs dbinit/databases/__init__.py first, which imports all
+    # of them in the order of applying: registration order is that order, whoever imports first.
+    from . import databases as _packages  # noqa: F401
 
 
 def names() -> list[str]:

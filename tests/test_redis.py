@@ -78,7 +78,9 @@ def test_a_password_from_redis_password_fills_in_a_url_without_one(redis_db, mig
 def test_a_lock_left_by_a_dead_runner_expires_with_its_lease(redis_db, migrations):
     c = redis_db.client()
     migrations.write("V1-a.redis", "SET x 1\n")
-    c.set("dbinit:lock", "dead-host/abc", px=6000)  # a lease that nobody renews
+    # A lease that nobody renews, long enough that the wait outlasts the first progress line (5 s)
+    # even when dbinit starts slowly on a busy machine.
+    c.set("dbinit:lock", "dead-host/abc", px=8000)
     result = migrate(redis_db, migrations, "migrate", DBINIT_LOCK_TIMEOUT="30")
     assert result.returncode == 0, result.stderr
     assert "waiting for the migration lock held by dead-host/abc" in result.stderr
