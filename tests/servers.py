@@ -277,9 +277,13 @@ class RedisClusterSet:
                                                    "--cluster-port", str(free_port())])
                       for _ in range(masters)]
 
-    def start(self) -> "RedisClusterSet":
+    def start(self, create: bool = True) -> "RedisClusterSet":
+        """The nodes; joined into a cluster unless `create` is False (then `create()` joins them)."""
         for node in self.nodes:
             node.start()
+        return self.create() if create else self
+
+    def create(self) -> "RedisClusterSet":
         subprocess.run(["redis-cli", "-a", self.password, "--no-auth-warning", "--cluster", "create",
                         *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-yes"], check=True, capture_output=True)
         wait_for(lambda: all(n.client().cluster("info")["cluster_state"] == "ok" for n in self.nodes), 30,

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from conftest import run_dbinit
+from conftest import run_dbinit, start_dbinit
 from servers import wait_for
 
 
@@ -62,7 +62,6 @@ def test_ten_runners_on_a_three_master_cluster_apply_hash_tagged_files_exactly_o
     for n in range(1, 31):  # files spread over several slots, and so over the three masters
         migrations.write(f"V{n:03d}-mark.redis", f"RPUSH {{tag{n % 5}}}:marks {n}\nSET {{tag{n % 5}}}:last {n}\n")
     env = {"REDIS_URL": cluster.url(), "DBINIT_LOCK_TIMEOUT": "120"}
-    from conftest import start_dbinit
     from fleet import finish
 
     results = [finish(p) for p in [start_dbinit("migrate", "--migrations", str(migrations.path), **env)
@@ -134,3 +133,34 @@ def test_a_slot_moved_to_another_master_during_the_run_is_followed(cluster, migr
     assert code == 0, err[-3000:]
     assert "its hash slot is moving" in err and "following it" in err
     assert [int(x) for x in cluster.client().lrange("{moving}:marks", 0, -1)] == list(range(1, 401))
+
+
+def test_a_cluster_still_forming_is_waited_for_saying_how_many_slots_it_serves(migrations):
+    """Between the nodes starting and `redis-cli --cluster create` they answer but serve no slot."""
+    from servers import RedisClusterSet
+
+    forming = RedisClusterSet().start(create=False)
+    try:
+        migrations.write("V1-a.redis", "SET {app}:a 1\n")
+        runner = start_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=forming.url(),
+                              DBINIT_WAIT_TIMEOUT="60")
+        time.sleep(6)  # past the first progress line
+        forming.create()
+        out, err = runner.communicate(timeout=60)
+        assert runner.returncode == 0, err
+        assert "is forming: 0 of 16384 hash slots served" in err
+        assert forming.client().get("{app}:a") == "1"
+    finally:
+        forming.remove()
+
+
+def test_a_cluster_that_does_not_form_before_the_deadline_is_69_saying_so():
+    from servers import RedisClusterSet
+
+    forming = RedisClusterSet().start(create=False)
+    try:
+        result = run_dbinit("wait", REDIS_URL=forming.url(), DBINIT_WAIT_TIMEOUT="3")
+        assert result.returncode == 69, result.stderr
+        assert "not ready within 3 s" in result.stderr and "0 of 16384 hash slots served" in result.stderr
+    finally:
+        forming.remove()

@@ -178,3 +178,10 @@ def test_neo4j_tls_mistakes_fail_at_once_with_78(tls_neo4j, neo4j_server, certs,
                         SSL_CERT_FILE=certs["stranger"])
     assert result.returncode == 78, result.stderr
     assert "TLS" in result.stderr and took < 10
+
+
+def test_a_plain_redis_url_at_a_port_that_speaks_only_tls_is_78_at_once(make_server, certs):
+    server = redis_tls(make_server, certs)
+    result, took = wait(REDIS_URL=f"redis://:{server.password}@127.0.0.1:{server.port}/0")
+    assert result.returncode == 78, result.stderr
+    assert "speaks only TLS; use rediss://" in result.stderr and took < 10

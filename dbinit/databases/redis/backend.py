@@ -62,8 +62,9 @@ class RedisBackend(Backend):
         self.history_key = f"{settings.prefix}migrations"
 
     def connect(self, timeout: float) -> None:
-        client = self._client(timeout)
+        client = None
         try:
+            client = self._client(timeout)  # a cluster's client asks the nodes for their slots here
             client.ping()
             if self.settings.topology == "single":
                 mode = client.execute_command("INFO", "server").get("redis_mode", "standalone")
@@ -72,17 +73,33 @@ class RedisBackend(Backend):
                                       + ("redis+sentinel://HOST:26379/MASTER-NAME" if mode == "sentinel" else
                                          "redis+cluster://HOST:PORT[,HOST:PORT…]") + " in REDIS_URL")
             self._lengthen_timeout(client, max(timeout, 60))
-        except ConfigError:
-            client.close()
-            raise
         except Exception as e:
-            client.close()
-            error = classify_connect_error(e, self.settings.display())
-            if isinstance(error, NotReady) and self.settings.url.startswith("rediss://") and self._answers_plain():
-                error = ConfigError(f"redis: TLS settings do not fit the server at {self.settings.display()}: "
-                                    "REDIS_URL says rediss:// but the server answers without TLS; use redis://")
-            raise error from None
+            if client is not None:
+                client.close()
+            if isinstance(e, ConfigError):
+                raise
+            raise self._not_ready_why(classify_connect_error(e, self.settings.display())) from None
         self.client = client
+
+    def _not_ready_why(self, error: Exception) -> Exception:
+        """A connection that fails the way a server in the other mode fails (a TLS handshake to a
+        plain server hangs, a plain PING to a TLS port is cut off) is a setting to change, at once."""
+        scheme = self.settings.url.split("://", 1)[0]
+        if not isinstance(error, NotReady) or scheme not in ("redis", "rediss"):
+            return error
+        tls = scheme == "rediss"
+        host, port = self._address()
+        if tls and _answers_plain(host, port):
+            return ConfigError(f"redis: TLS settings do not fit the server at {self.settings.display()}: "
+                               "REDIS_URL says rediss:// but the server answers without TLS; use redis://")
+        if not tls and _speaks_tls(host, port):
+            return ConfigError(f"redis: {self.settings.display()} speaks only TLS; use rediss:// in REDIS_URL "
+                               "(with ssl_ca_certs=… for a private CA)")
+        return error
+
+    def _address(self) -> tuple[str, int]:
+        parts = urlsplit(self.settings.url)
+        return parts.hostname or "localhost", parts.port or 6379
 
     @staticmethod
     def _lengthen_timeout(client: Any, seconds: float) -> None:
@@ -102,16 +119,6 @@ class RedisBackend(Backend):
             return sentinels(list(self.settings.nodes), socket_timeout=timeout, socket_connect_timeout=timeout
                              ).master_for(self.settings.master, password=password, db=self.settings.db, **common)
         return redis.Redis.from_url(self.settings.url, password=self.settings.password, **common)
-
-    def _answers_plain(self) -> bool:
-        """A TLS handshake with a server that does not speak TLS just hangs: ask in plain text."""
-        parts = urlsplit(self.settings.url)
-        try:
-            with socket.create_connection((parts.hostname, parts.port or 6379), timeout=2) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith((b"+", b"-"))
-        except OSError:
-            return False
 
     def close(self) -> None:
         if self.client is not None:
@@ -274,3 +281,27 @@ def _decode(version: str, raw: bytes) -> Applied:
     entry = json.loads(raw)
     entry["applied_at"] = datetime.fromisoformat(entry["applied_at"])
     return Applied(version=version, **entry)
+
+
+def _answers_plain(host: str, port: int) -> bool:
+    """The server answers a PING in plain text."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith((b"+", b"-"))
+    except OSError:
+        return False
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """The port completes a TLS handshake, or refuses one with a TLS alert (it wants a client
+    certificate): told by the handshake itself, whatever the server's words."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only asking which protocol it speaks
+    try:
+        with socket.create_connection((host, port), timeout=2) as raw, context.wrap_socket(raw) as tls:
+            return tls.version() is not None
+    except ssl.SSLError as e:
+        return "ALERT" in (e.reason or "")
+    except OSError:
+        return False

@@ -40,15 +40,32 @@ def hash_tag(key: bytes) -> bytes:
     return key[start + 1:end] if start >= 0 and end > start + 1 else key
 
 
+SLOTS = 16384
+
+
 class RedisClusterBackend(RedisBackend):
+    def _connection(self, timeout: float) -> dict[str, Any]:
+        """What every connection to a node is given: password, TLS and its files, timeouts, no retries."""
+        tls = {k: v[0] for k, v in parse_qs(urlsplit(self.settings.url).query).items()
+               if k in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")}
+        return {"password": self.settings.password or urlsplit(self.settings.url.replace("+cluster", "")).password,
+                "ssl": self.settings.url.startswith("rediss"), "socket_connect_timeout": timeout,
+                "socket_timeout": timeout, "retry": Retry(NoBackoff(), 0), "client_name": "dbinit", **tls}
+
     def _client(self, timeout: float) -> Any:
-        password = self.settings.password or urlsplit(self.settings.url.replace("+cluster", "")).password
-        query: dict[str, Any] = {k: v[0] for k, v in parse_qs(urlsplit(self.settings.url).query).items()
-                 if k in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")}
         node: Any = ClusterNode  # redis-py leaves it untyped
-        return RedisCluster(startup_nodes=[node(h, p) for h, p in self.settings.nodes], password=password,
-                            ssl=self.settings.url.startswith("rediss"), socket_connect_timeout=timeout,
-                            socket_timeout=timeout, retry=Retry(NoBackoff(), 0), client_name="dbinit", **query)
+        return RedisCluster(startup_nodes=[node(h, p) for h, p in self.settings.nodes], **self._connection(timeout))
+
+    def _slots_served(self, timeout: float) -> int | None:
+        """How many hash slots the cluster serves, as the first seed node that answers says (CLUSTER
+        INFO's cluster_slots_assigned); None when none answers."""
+        for host, port in self.settings.nodes:
+            try:
+                with redis.Redis(host=host, port=port, **self._connection(min(timeout, 2))) as node:
+                    return int(node.cluster("info")["cluster_slots_assigned"])
+            except (redis.RedisError, OSError, KeyError, ValueError):
+                continue
+        return None
 
     @staticmethod
     def _lengthen_timeout(client: Any, seconds: float) -> None:
@@ -58,7 +75,16 @@ class RedisClusterBackend(RedisBackend):
                 RedisBackend._lengthen_timeout(node.redis_connection, seconds)
 
     def connect(self, timeout: float) -> None:
-        super().connect(timeout)
+        try:
+            super().connect(timeout)
+        except NotReady:
+            # Nodes that answer but serve no slot yet, or not all: a cluster still forming (before
+            # `redis-cli --cluster create`, or while an operator joins the nodes).
+            served = self._slots_served(timeout)
+            if served is None or served >= SLOTS:
+                raise
+            raise NotReady(f"redis: the cluster at {self.settings.display()} is forming: {served} of {SLOTS} hash "
+                           "slots served") from None
         info = self._node().execute_command("CLUSTER", "INFO")
         state = dict(line.split(":", 1) for line in info.decode().splitlines() if ":" in line).get("cluster_state")
         if state != "ok":
