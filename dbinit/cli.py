@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="also wait until no migration is pending (applied elsewhere: a Job, a Helm hook)")
     sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
     sub.add_parser("status", parents=[common], help="show the migration history")
-    sub.add_parser("validate", parents=[common], help="check the migration files offline")
+    v = sub.add_parser("validate", parents=[common], help="check the migration files offline")
+    v.add_argument("--servers", action="store_true",
+                   help="also have each configured server check every file, changing nothing (Neo4j: EXPLAIN)")
     reverting = ", ".join(d.title for d in registry.databases() if d.naming.down_suffix)
     d = sub.add_parser("down", parents=[common], help=f"{reverting}: revert migrations newer than VERSION")
     d.add_argument("--to", required=True, metavar="VERSION", help="the version to go back to (0 reverts all)")
@@ -104,7 +106,7 @@ def run(argv: list[str], report: RunReport) -> int:
     elif args.command == "status":
         print(_status_table(runner.status()))
     elif args.command == "validate":
-        runner.validate()
+        runner.validate(servers=args.servers)
     elif args.command == "down":
         runner.down(args.to)
     elif args.command == "new":

@@ -58,6 +58,7 @@ class Database:
     # Offline findings over many files at once (a lint); None when its tool is not installed.
     lint: Callable[[list[Migration]], list[Problem] | None] | None = None
     api_env: Mapping[str, tuple[str, Callable[[Any], str]]] = field(default_factory=dict)  # API keyword → variable
+    server_check: str | None = None  # what its backend's precheck asks of the server, as `validate` says it
 
     @property
     def extension(self) -> str:

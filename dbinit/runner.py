@@ -76,12 +76,24 @@ class Runner:
         with self.connected(self.settings.configured()):
             pass
 
-    def validate(self) -> content.Report:
+    def validate(self, servers: bool = False) -> content.Report:
+        """The files checked offline; with `servers`, also by each configured server that can
+        judge them (Neo4j plans every statement), without a lock and changing nothing."""
         catalog = files.discover(self.settings.migrations, self.settings.init)
         report = content.check(catalog.all(), lint=self.settings.lint)
         for m in report.empty:
             log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
         self._log_findings("validate", report)
+        reachable = [db for db in catalog.databases() if servers and db in self.settings.configured()]
+        for database in registry.databases():
+            if database.server_check and database.name in catalog.databases() and database.name not in reachable:
+                log.info("validate", f"{database.name}: {database.server_check} was skipped; it runs with "
+                         f"--servers and {database.variables} set")
+        if reachable:
+            with self.connected(reachable) as backends:
+                for backend in backends:
+                    if isinstance(backend, Prechecks):
+                        backend.precheck([m for m in catalog.all() if m.db == backend.name])
         log.info("validate", f"{report.checked} migration files are valid")
         return report
 

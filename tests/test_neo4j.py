@@ -211,3 +211,18 @@ def test_a_runner_back_from_a_pause_asks_the_server_before_a_schema_change_and_r
         other.unlock()
         for backend in (paused, other):
             backend.close()
+
+
+def test_validate_with_servers_has_neo4j_plan_every_statement_and_changes_nothing(neo4j_db, migrations):
+    """CI with a Neo4j service catches a Cypher syntax error without migrating."""
+    migrations.write("2025-01-01-001-index.cypher", "CREATE INDEX checked_p IF NOT EXISTS FOR (n:Checked) ON (n.p);\n")
+    bad = migrations.write("2025-01-02-001-bad.cypher", "MATCH (n:Checked)\nRETURN n ORDER BY;\n")
+    offline = migrate(neo4j_db, migrations, "validate")
+    assert offline.returncode == 0, offline.stderr
+    assert "neo4j: the server's plan of every statement (EXPLAIN) was skipped; it runs with --servers" in offline.stderr
+    online = migrate(neo4j_db, migrations, "validate", "--servers")
+    assert online.returncode == 65, online.stderr
+    assert f"{bad.name}:2: Neo.ClientError.Statement.SyntaxError" in online.stderr and "was skipped" not in online.stderr
+    assert not query(neo4j_db, "SHOW INDEXES YIELD name WHERE name = 'checked_p' RETURN name")
+    assert not query(neo4j_db, "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'dbinit' RETURN name")
+    assert query(neo4j_db, "MATCH (n) RETURN count(n) AS n")[0]["n"] == 0

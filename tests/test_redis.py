@@ -109,3 +109,15 @@ def test_sigkill_while_holding_the_redis_lock(redis_db, migrations, make_server)
     result = migrate(redis_db, migrations, "migrate", DBINIT_LOCK_TIMEOUT="30")
     assert result.returncode == 0, result.stderr
     assert c.get("x") == "1"
+
+
+def test_validate_with_servers_has_redis_check_every_command_and_changes_nothing(redis_db, migrations):
+    migrations.write("V1-a.redis", "SET a 1\n")
+    bad = migrations.write("V2-b.redis", "SET b 1\nNOSUCHCMD b\n")
+    offline = migrate(redis_db, migrations, "validate")
+    assert offline.returncode == 0, offline.stderr
+    assert "was skipped; it runs with --servers and REDIS_URL set" in offline.stderr
+    online = migrate(redis_db, migrations, "validate", "--servers")
+    assert online.returncode == 65, online.stderr
+    assert f"{bad.name}:2: NOSUCHCMD" in online.stderr
+    assert redis_db.client().keys("*") == []

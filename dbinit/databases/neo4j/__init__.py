@@ -48,5 +48,5 @@ register(Database(
     comment="//", variables="NEO4J_URI", load_settings=load,
     flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
     parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,
-    api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)},
+    api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)}, server_check="the server's plan of every statement (EXPLAIN)",
 ))

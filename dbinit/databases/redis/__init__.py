@@ -41,5 +41,5 @@ register(Database(
                     f"{NAME} migration", hints=((r"v\d+-.+", "the V must be upper-case; expected {expected}"),)),
     comment="#", variables="REDIS_URL", load_settings=load,
     flags=(Flag("redis_url", "Redis URL (REDIS_URL)"),),
-    parse=_parse, open=_open,
+    parse=_parse, open=_open, server_check="the server's check of every command and its arguments (COMMAND GETKEYS)",
 ))
