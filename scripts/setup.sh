@@ -16,6 +16,7 @@ command -v mvn >/dev/null || missing+=(maven)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/bin/time ] || missing+=(time)   # bench/: peak memory of a process
 command -v curl >/dev/null || missing+=(curl)   # bench/peers.sh: a jar Maven cannot resolve
+command -v localedef >/dev/null || missing+=(locales)   # PostgreSQL servers that speak other languages
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
@@ -23,6 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   # The packages start their own default servers; the tests start their own on free ports.
   (service postgresql stop; service redis-server stop; service pgbouncer stop) >/dev/null 2>&1 || true
 fi
+
+# The languages tests/test_postgres_languages.py has PostgreSQL speak (its lc_messages must exist).
+for lang in de_DE fr_FR ja_JP ru_RU zh_CN; do
+  locale -a 2>/dev/null | grep -qix "$lang.utf8" || localedef -i "$lang" -f UTF-8 "$lang.UTF-8"
+done
 
 launcher=tests/neo4j-launcher
 if [ ! -f $launcher/target/neo4j-launcher-1.jar ] || [ $launcher/pom.xml -nt $launcher/target/neo4j-launcher-1.jar ] \

@@ -55,7 +55,7 @@ class PostgresBackend(Backend):
             conn = self.open(timeout)
             standby = row_of(conn.execute("SELECT pg_is_in_recovery()"))[0]
         except psycopg.Error as e:
-            raise classify_connect_error(e, self.settings.display()) from None
+            raise classify_connect_error(e, self.settings.display(), timeout) from None
         if standby:  # never migrate a standby: wait for it to be promoted, or for the deadline
             conn.close()
             raise NotReady(f"postgres: only a standby answered (in recovery) at {self.settings.display()}; "

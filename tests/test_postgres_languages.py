@@ -1,0 +1,51 @@
+"""PostgreSQL servers that do not speak English (lc_messages in the team's language): a refused
+connection is judged by the SQLSTATE the server sends with it, never by its words. Each language
+is a real server; setup.sh makes the locales."""
+import time
+
+import pytest
+
+from conftest import run_dbinit
+from servers import PostgresServer
+
+# Latin, Cyrillic and CJK scripts, each with PostgreSQL's own translation on the machine.
+LANGUAGES = ["de_DE", "fr_FR", "ja_JP", "ru_RU", "zh_CN"]
+
+
+@pytest.fixture(scope="module", params=LANGUAGES)
+def speaking(request):
+    server = PostgresServer(options={"lc_messages": f"{request.param}.UTF-8"}).start()
+    yield server
+    server.remove()
+
+
+def wait(url: str):
+    started = time.monotonic()
+    result = run_dbinit("wait", POSTGRES_URL=url, DBINIT_WAIT_TIMEOUT="20")
+    return result, time.monotonic() - started
+
+
+def test_a_wrong_password_is_77_at_once_whatever_the_language(speaking):
+    result, took = wait(speaking.url(password="not-the-password"))
+    assert result.returncode == 77, result.stderr
+    assert "SQLSTATE 28P01" in result.stderr and took < 10
+    assert "password authentication failed" not in result.stderr  # the server did speak its own language
+
+
+def test_a_database_that_does_not_exist_is_78_at_once_whatever_the_language(speaking):
+    result, took = wait(speaking.url(dbname="no_such_database"))
+    assert result.returncode == 78, result.stderr
+    assert "SQLSTATE 3D000" in result.stderr and "no_such_database" in result.stderr and took < 10
+    assert "does not exist" not in result.stderr
+
+
+def test_a_user_that_does_not_exist_is_77_at_once_whatever_the_language(speaking):
+    url = speaking.url().replace("postgres:", "nobody_here:", 1)
+    result, took = wait(url)
+    assert result.returncode == 77, result.stderr
+    assert "SQLSTATE 28P01" in result.stderr and took < 10
+
+
+def test_the_right_settings_connect_whatever_the_language(speaking):
+    result, _ = wait(speaking.url())
+    assert result.returncode == 0, result.stderr
