@@ -49,3 +49,20 @@ def test_a_user_that_does_not_exist_is_77_at_once_whatever_the_language(speaking
 def test_the_right_settings_connect_whatever_the_language(speaking):
     result, _ = wait(speaking.url())
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("method", ["md5", "password"])
+def test_older_password_methods_are_answered_too(method):
+    """The probe answers MD5 and cleartext password requests as libpq does (a wrong answer would
+    turn a missing database into a refused password)."""
+    server = PostgresServer(options={"lc_messages": "de_DE.UTF-8", "password_encryption": "md5"}).start()
+    try:
+        server.psql(f"ALTER USER postgres PASSWORD '{server.password}'")
+        (server.data / "pg_hba.conf").write_text(f"local all all trust\nhost all all 127.0.0.1/32 {method}\n")
+        server.psql("SELECT pg_reload_conf()")
+        missing, _ = wait(server.url(dbname="no_such_database"))
+        assert missing.returncode == 78 and "SQLSTATE 3D000" in missing.stderr, missing.stderr
+        refused, _ = wait(server.url(password="not-the-password"))
+        assert refused.returncode == 77 and "SQLSTATE 28P01" in refused.stderr, refused.stderr
+    finally:
+        server.remove()
