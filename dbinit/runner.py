@@ -13,7 +13,7 @@ from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Reverts
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog
 from .history import Applied
-from .migration import Migration, down_of
+from .migration import INIT_VERSION, Migration, down_of
 from .plan import Plan, State, reconcile, to_baseline, to_revert
 from .progress import Monitor
 from .report import RunReport
@@ -194,7 +194,7 @@ class Runner:
                 return [(p, []) for _, p in plans]
             if any(plan.pending for _, plan in plans):
                 self._before_first([(b, p) for b, p in plans if p.pending])
-            return [(plan, self._apply_plan(backend, plan)) for backend, plan in plans]
+            return [self._apply_plan(catalog, backend, plan) for backend, plan in plans]
 
     @staticmethod
     def _show(plans: list[tuple[Backend, Plan]]) -> None:
@@ -213,12 +213,16 @@ class Runner:
             if isinstance(backend, BacksUp):
                 backend.backup()
 
-    def _apply_plan(self, backend: Backend, plan: Plan) -> list[Applied]:
+    def _apply_plan(self, catalog: Catalog, backend: Backend, plan: Plan) -> tuple[Plan, list[Applied]]:
+        """Every pending file in order; the plan as it ends, and what was applied."""
         done: list[Applied] = []
+        already = len(plan.of(State.APPLIED))
         with Monitor(backend.name, self.settings.progress_interval) as monitor:
             if plan.pending:
                 backend.prepare()
-            for m in plan.pending:
+            queue = plan.pending
+            while queue:
+                m = queue.pop(0)
                 describe = partial(backend.describe, m) if isinstance(backend, Describes) else _silent
                 with monitor.watch(f"{m.label} {m.description}", describe):
                     applied = self._apply(backend, m)
@@ -226,12 +230,17 @@ class Runner:
                 self.report.applied(backend.name, m, applied)
                 log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
                          version=m.version, script=m.script, execution_ms=applied.execution_ms)
+                if m.version == INIT_VERSION and queue:
+                    # A baseline script may bring the history of the database it was dumped from: what
+                    # is pending is decided again (and refused again, for a file changed since).
+                    (_, plan), = self._pending(catalog, [backend])
+                    plan.check(self.settings.out_of_order)
+                    queue, already = plan.pending, len(plan.of(State.APPLIED)) - len(done)
             if isinstance(backend, Finishes):
                 with monitor.watch(backend.finishing, backend.describe_finish):
                     backend.finish(self.settings.index_timeout)
-        log.info(backend.name, f"up to date: {len(plan.pending)} applied, "
-                 f"{len(plan.of(State.APPLIED))} already applied")
-        return done
+        log.info(backend.name, f"up to date: {len(done)} applied, {already} already applied")
+        return plan, done
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:

@@ -124,3 +124,43 @@ def test_the_history_schema_can_be_chosen(pg, migrations):
     result = migrate(pg, migrations, "migrate", DBINIT_POSTGRES_SCHEMA="ops")
     assert result.returncode == 0, result.stderr
     assert pg.sql("SELECT count(*) FROM ops.dbinit_schema_history") == "1"
+
+
+@pytest.mark.parametrize("as_init", [True, False], ids=["init-script", "V001"])
+def test_a_dump_of_a_database_dbinit_manages_leaves_dbinit_s_schema_to_it_and_brings_its_history(
+        as_init, postgres_server, pg, migrations, tmp_path):
+    """A copy of production as a new environment's baseline: the dump holds schema dbinit, its
+    history table and (with data) its rows. They are left to dbinit, the rows adopted, and the
+    files they record are not run a second time."""
+    production = tmp_path / "production"
+    production.mkdir()
+    (production / "V001-a-up.sql").write_text("CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n")
+    (production / "V002-b-up.sql").write_text("CREATE TABLE b (id int);\n")
+    postgres_server.psql("CREATE DATABASE production")
+    try:
+        made = run_dbinit("migrate", "--migrations", str(production), POSTGRES_URL=postgres_server.url(dbname="production"))
+        assert made.returncode == 0, made.stderr
+        dump = pg_dump(postgres_server, "production")
+    finally:
+        postgres_server.psql("DROP DATABASE production WITH (FORCE)")
+    assert "CREATE SCHEMA dbinit" in dump and "COPY dbinit.dbinit_schema_history" in dump
+    if as_init:  # the new environment: the dump first, then production's files and a newer one
+        (tmp_path / "init").mkdir()
+        (tmp_path / "init" / "postgres-init.sql").write_text(dump)
+        for f in production.iterdir():
+            migrations.write(f.name, f.read_text())
+        migrations.write("V003-c-up.sql", "CREATE TABLE c (id int);\n")
+        expected, already = ["1", "2", "3", "init"], 4
+    else:  # a new project whose first migration is the dump: production's V002 is adopted, and
+        # reported as applied without its file here; production's V001 is this project's V001
+        migrations.write("V001-from-production-up.sql", dump)
+        expected, already = ["1", "2"], 1
+    first = migrate(pg, migrations, "migrate", DBINIT_INIT_DIR=str(tmp_path / "init"))
+    assert first.returncode == 0, first.stderr
+    assert "statement(s) on dbinit's own schema 'dbinit' left to dbinit" in first.stderr
+    assert pg.sql("SELECT string_agg(version, ',' ORDER BY version) FROM dbinit.dbinit_schema_history") == \
+        ",".join(expected)
+    assert pg.sql("SELECT count(*) FROM a") == "1"  # production's V001 ran once, in production
+    second = migrate(pg, migrations, "migrate", DBINIT_INIT_DIR=str(tmp_path / "init"))
+    assert second.returncode == 0 and f"0 applied, {already} already applied" in second.stderr
+    assert ("V2 b is applied but its file is missing" in second.stderr) is not as_init

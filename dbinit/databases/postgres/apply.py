@@ -3,6 +3,7 @@ pg_dump's COPY through the COPY protocol), or a no-transaction file statement by
 attempt bounded by the lock timeout and retried; a failure named by its statement's line."""
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ def _position(e: psycopg.Error) -> int | None:
     return int(e.diag.statement_position) - 1 if e.diag.statement_position else None
 
 
-def _historyrow_of(b: PostgresBackend, migration: Migration, success: bool) -> pgsql.Composed:
+def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgsql.Composed:
     # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
     values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
                                                       migration.checksum)))
@@ -65,7 +66,7 @@ def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript,
                                  "a transaction cut off before its COMMIT was rolled back") from None
         if b.connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             b.connection.execute("ROLLBACK")
-        b._raise_if_fenced(e)
+        b.raise_if_fenced(e)
         if e.sqlstate == LOCK_NOT_AVAILABLE:
             raise LockWait() from None
         at = int(e.diag.statement_position or 0) - 1
@@ -73,6 +74,7 @@ def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript,
             if 0 <= at - offset < len(stmt.text):
                 raise _failure(b, migration, stmt, e, [], True, at - offset) from None
         raise _locate(b, migration, script, e, lock_ms) from None
+
 
 def _locate(b: PostgresBackend, migration: Migration, script: SqlScript, error: psycopg.Error, lock_ms: int) -> MigrationFailed:
     """An error without a position: run the statements again, one by one, in a transaction
@@ -88,12 +90,14 @@ def _locate(b: PostgresBackend, migration: Migration, script: SqlScript, error: 
                 return _failure(b, migration, stmt, e, [], True, _position(e))
     return MigrationFailed(b.name, migration.path, describe_error(error) + "; the migration was rolled back")
 
+
 def _run_each(b: PostgresBackend, migration: Migration, script: SqlScript, done: list[Statement]) -> None:
     """A no-transaction migration: each statement on its own, as psql would run them, each with
     the lock timeout and its own retries."""
     for stmt in script.statements:
         with_lock_retries(b, migration, partial(_run_one, b, migration, stmt, done=done))
         done.append(stmt)
+
 
 def _run_one(b: PostgresBackend, migration: Migration, stmt: SqlStatement, lock_ms: int, *, done: list[Statement]) -> None:
     try:
@@ -108,6 +112,7 @@ def _run_one(b: PostgresBackend, migration: Migration, stmt: SqlStatement, lock_
             raise LockWait() from None
         raise _failure(b, migration, stmt, e, done, False, _position(e)) from None
 
+
 def _drop_invalid_index(b: PostgresBackend, migration: Migration, stmt: SqlStatement) -> None:
     """A CREATE INDEX CONCURRENTLY that failed (deadlock, lock timeout, a duplicate, a kill)
     leaves an INVALID index, which IF NOT EXISTS would keep forever: drop it before building."""
@@ -119,6 +124,7 @@ def _drop_invalid_index(b: PostgresBackend, migration: Migration, stmt: SqlState
         log.warn(b.name, f"{migration.path}:{stmt.line}: index {stmt.index} is INVALID, left by a build "
                  "that failed; dropping it to build it again")
         b.connection.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {stmt.index}")
+
 
 def _failure(b: PostgresBackend, migration: Migration, stmt: Statement, e: psycopg.Error, done: list[Statement],
              transactional: bool, offset: int | None) -> MigrationFailed:
@@ -132,6 +138,7 @@ def _failure(b: PostgresBackend, migration: Migration, stmt: Statement, e: psyco
     first = stmt.text.splitlines()[0][:120]
     return MigrationFailed(b.name, migration.path, f"{detail} (statement: {first})", line, first, e.sqlstate)
 
+
 def _execute(b: PostgresBackend, stmt: SqlStatement) -> psycopg.Cursor:
     """One statement; a COPY … FROM stdin gets its rows through the COPY protocol."""
     if stmt.copy is None:
@@ -140,6 +147,7 @@ def _execute(b: PostgresBackend, stmt: SqlStatement) -> psycopg.Cursor:
     with cursor.copy(stmt.text) as copy:
         copy.write(stmt.copy)
     return cursor
+
 
 def _with_copies(b: PostgresBackend, migration: Migration, script: SqlScript, lock_ms: int) -> Applied:
     """A file with COPY rows (pg_dump's data) cannot go as one simple query: its statements run
@@ -150,25 +158,55 @@ def _with_copies(b: PostgresBackend, migration: Migration, script: SqlScript, lo
             b.connection.execute(timeouts(b, lock_ms, "LOCAL"))
             for stmt in script.statements:
                 _execute(b, stmt)
-            row = row_of(b.connection.execute(_historyrow_of(b, migration, True)))
+            row = row_of(b.connection.execute(_history_row(b, migration, True)))
     except psycopg.Error as e:
         if b.connection.broken or b.connection.closed:
             raise ConnectionLost(b.name, last_words(e), migration.path,
                                  "a transaction cut off before its COMMIT was rolled back") from None
-        b._raise_if_fenced(e)
+        b.raise_if_fenced(e)
         if e.sqlstate == LOCK_NOT_AVAILABLE:
             raise LockWait() from None
         raise _failure(b, migration, stmt, e, [], True, _position(e)) from None
     b.connection.execute(b.reset)
     return Applied(*row)
 
+
+def _left_to_dbinit(b: PostgresBackend, migration: Migration, script: SqlScript) -> SqlScript:
+    """A plain pg_dump of a database dbinit managed (a copy of production as a new environment's
+    baseline) holds dbinit's own schema: its statements are left to dbinit, which made that schema
+    already, and the history rows the dump carries are adopted where their versions are not
+    recorded, so the files they name are not run a second time (a changed one is refused as ever)."""
+    own = [s for s in script.statements if b.schema in s.schemas]
+    if not own:
+        return script
+    history = re.compile(rf'COPY\s+"?{re.escape(b.schema)}"?\."?{TABLE}"?', re.IGNORECASE)
+    kept: list[SqlStatement] = []
+    adopted = 0
+    for s in script.statements:
+        if b.schema not in s.schemas:
+            kept.append(s)
+        elif s.copy is not None and history.match(s.text):
+            adopted += s.copy.count("\n")
+            kept += [SqlStatement(f"CREATE TEMP TABLE dbinit_adopted (LIKE {b.table})", s.line),
+                     SqlStatement(history.sub("COPY pg_temp.dbinit_adopted", s.text, count=1), s.line, s.copy),
+                     SqlStatement(pgsql.SQL("INSERT INTO {} SELECT * FROM pg_temp.dbinit_adopted WHERE version <> {} "
+                                            "ON CONFLICT (version) DO NOTHING").format(
+                                  pgsql.Identifier(b.schema, TABLE), pgsql.Literal(migration.version)
+                                  ).as_string(b.connection), s.line),
+                     SqlStatement("DROP TABLE pg_temp.dbinit_adopted", s.line)]
+    log.info(b.name, f"{migration.path}: {len(own)} statement(s) on dbinit's own schema {b.schema!r} left to dbinit "
+             "(a dump of a database it managed)" + (f"; {adopted} history record(s) it carries adopted" if adopted
+                                                     else ""))
+    return SqlScript(kept, script.transactional)
+
+
 def apply(b: PostgresBackend, migration: Migration) -> Applied:
-    script = parse(migration)
+    script = _left_to_dbinit(b, migration, parse(migration))
     if script.transactional and script.copies:
         return with_lock_retries(b, migration, lambda ms: _with_copies(b, migration, script, ms))
     if script.transactional:
-        cursor = with_lock_retries(b, migration, lambda ms: _one_round_trip(b, 
-            migration, script, _historyrow_of(b, migration, True), ms))
+        cursor = with_lock_retries(b, migration, lambda ms: _one_round_trip(
+            b, migration, script, _history_row(b, migration, True), ms))
         row = None
         while True:  # one result each for BEGIN, the statements, the history row and COMMIT
             if cursor.description is not None:
@@ -180,11 +218,12 @@ def apply(b: PostgresBackend, migration: Migration) -> Applied:
         _run_each(b, migration, script, done)
     except MigrationFailed:
         b.connection.execute(b.reset)
-        b.connection.execute(_historyrow_of(b, migration, False))
+        b.connection.execute(_history_row(b, migration, False))
         raise
-    applied = Applied(*row_of(b.connection.execute(_historyrow_of(b, migration, True))))
+    applied = Applied(*row_of(b.connection.execute(_history_row(b, migration, True))))
     b.connection.execute(b.reset)
     return applied
+
 
 def revert(b: PostgresBackend, migration: Migration, down: Migration) -> None:
     """Run a down script and remove the migration's history row, in one transaction where allowed."""

@@ -82,7 +82,7 @@ class PostgresBackend(Backend):
                 self.connection.rollback()  # an interrupted migration: its transaction goes first
             self.locking.release()
 
-    def _raise_if_fenced(self, error: psycopg.Error) -> None:
+    def raise_if_fenced(self, error: psycopg.Error) -> None:
         if error.diag.message_hint == "dbinit-fence":
             raise self.lease_lost("; the transaction was rolled back") from None
 
@@ -94,7 +94,7 @@ class PostgresBackend(Backend):
                     self.connection.execute(fence)
                 self.connection.execute(query, params)
         except psycopg.Error as e:
-            self._raise_if_fenced(e)
+            self.raise_if_fenced(e)
             raise
 
     def precheck(self, migrations: list[Migration]) -> None:

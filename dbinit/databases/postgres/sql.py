@@ -23,6 +23,7 @@ _STDIN = re.compile(r"FROM\s+stdin", re.IGNORECASE)
 class SqlStatement(Statement):
     copy: str | None = None  # the rows of a COPY … FROM stdin, as pg_dump writes them after it
     index: str | None = None  # the (schema-qualified where written) name of an index it creates
+    schemas: frozenset[str] = frozenset()  # the schemas it names: a dump's statements on dbinit's own are left to it
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def parse(migration: Migration) -> SqlScript:
             schema = node.get("relation", {}).get("schemaname")
             index = f'"{schema}"."{node["idxname"]}"' if schema else f'"{node["idxname"]}"'
         statement = SqlStatement(data[start:end].decode().strip(), data.count(b"\n", 0, start) + 1,
-                                 next(rows, None) if stdin else None, index)
+                                 next(rows, None) if stdin else None, index, _schemas(kind, node))
         if stdin and statement.copy is None:
             raise InvalidMigrations([Problem(path, "COPY … FROM stdin without its rows; end them with a \\. line "
                                              "as pg_dump does, or use INSERT", statement.line)])
@@ -143,6 +144,35 @@ def parse(migration: Migration) -> SqlScript:
     if problems:
         raise InvalidMigrations(problems)
     return SqlScript([s for _, _, s in statements], transactional)
+
+
+def _schemas(kind: str, node: dict[str, Any]) -> frozenset[str]:
+    """The schemas a statement names: in its relations, or as the schema it creates, alters,
+    grants on, comments on or drops."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            if "relname" in value and "relpersistence" in value and value.get("schemaname"):
+                found.add(value["schemaname"])
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(node)
+    if kind == "CreateSchemaStmt" and node.get("schemaname"):
+        found.add(node["schemaname"])
+    objects = node.get("objects") or [node.get("object")]
+    if "OBJECT_SCHEMA" in (node.get("objectType"), node.get("objtype"), node.get("removeType")):
+        found.update(o["String"]["sval"] for o in objects if isinstance(o, dict) and "String" in o)
+    elif kind == "DropStmt":  # DROP TABLE schema.name: a list of names, the schema before the last
+        for o in objects:
+            names = [i["String"]["sval"] for i in o.get("List", {}).get("items", []) if "String" in i]
+            if len(names) >= 2:
+                found.add(names[-2])
+    return frozenset(found)
 
 
 def relations(text: str) -> list[str]:
