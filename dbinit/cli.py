@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .report import RunReport
 
-COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "baseline", "repair")
+COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "hash", "baseline", "repair")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("down", parents=[common], help=f"{reverting}: revert migrations newer than VERSION")
     d.add_argument("--to", required=True, metavar="VERSION", help="the version to go back to (0 reverts all)")
     n = sub.add_parser("new", parents=[common], help="create a correctly named migration file")
+    sub.add_parser("hash", parents=[common], help="write dbinit.sum, the integrity file of the migrations")
     n.add_argument("database", choices=registry.names())
     n.add_argument("description")
     b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
@@ -109,6 +110,8 @@ def run(argv: list[str], report: RunReport) -> int:
         runner.validate(servers=args.servers)
     elif args.command == "down":
         runner.down(args.to)
+    elif args.command == "hash":
+        print(runner.hash())
     elif args.command == "new":
         for path in runner.new(args.database, args.description):
             print(path)

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Iterator
 
-from . import content, files, hooks, log, readiness, registry, retry
+from . import content, files, hooks, integrity, log, readiness, registry, retry
 from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Reverts
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog
@@ -76,10 +76,14 @@ class Runner:
         with self.connected(self.settings.configured()):
             pass
 
+    def _intact(self, catalog: Catalog) -> Catalog:
+        integrity.check(self.settings.migrations, catalog, self.settings.require_sum)
+        return catalog
+
     def validate(self, servers: bool = False) -> content.Report:
         """The files checked offline; with `servers`, also by each configured server that can
         judge them (Neo4j plans every statement), without a lock and changing nothing."""
-        catalog = files.discover(self.settings.migrations, self.settings.init)
+        catalog = self._intact(files.discover(self.settings.migrations, self.settings.init))
         report = content.check(catalog.all(), lint=self.settings.lint)
         for m in report.empty:
             log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
@@ -123,7 +127,7 @@ class Runner:
 
     def check(self) -> list[Plan]:
         """Files versus history without the lock and without writing: what `migrate` would do."""
-        catalog = self.catalog()
+        catalog = self._intact(self.catalog())
         with self.connected(self.settings.configured()) as backends:
             plans = self._checked(catalog, backends)
         for plan in plans:
@@ -168,7 +172,7 @@ class Runner:
 
     def migrate(self, dry_run: bool = False) -> list[tuple[Plan, list[Applied]]]:
         """Apply what is pending; each database's plan (as found under the lock) and what was applied."""
-        catalog = self.catalog()
+        catalog = self._intact(self.catalog())
         with self.connected(self.settings.configured()) as backends, ExitStack() as held:
             active = [b for b in backends if b.name in catalog.databases()]
             # Read without the locks first: history rows are written only with their migration's
@@ -325,7 +329,16 @@ class Runner:
         for path in paths:
             path.write_text(f"{registry.get(db).comment} {description}\n", encoding="utf-8")
             log.info(db, f"created {path}")
+        if (directory / integrity.NAME).is_file():
+            self.hash()
         return paths
+
+    def hash(self) -> Path:
+        """Write the integrity file of the migrations as they are."""
+        catalog = files.discover(self.settings.migrations)
+        path = integrity.write(self.settings.migrations, catalog)
+        log.info("dbinit", f"wrote {path} ({len(catalog.all())} migrations)")
+        return path
 
 
 def _silent(elapsed: float) -> None:

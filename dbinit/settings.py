@@ -27,6 +27,7 @@ class Settings:
     report: Path | None = None  # DBINIT_REPORT: the run report's path
     before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
     termination_log: Path = Path("/dev/termination-log")
+    require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
     def configured(self) -> list[str]:
@@ -65,4 +66,5 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         log_format=log_format,
         out_of_order=bool(out_of_order),
         lint=lint,
+        require_sum=e.flag("DBINIT_REQUIRE_SUM"),
     )
