@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 from conftest import start_dbinit
+from servers import wait_for
 
 # DBINIT_SOAK=N multiplies the counts (runners, kills, pauses) for a longer run than CI's.
 SOAK = max(1, int(os.environ.get("DBINIT_SOAK") or 1))
@@ -41,6 +42,15 @@ class Fleet:
 
     def start(self, *args: str, **env: str):
         return start_dbinit("migrate", "--migrations", str(self.migrations.path), *args, **{**self.env, **env})
+
+    def settle(self) -> None:
+        """After a SIGKILL: PostgreSQL runs a transaction it has been sent whole (dbinit sends a
+        file and its history row in one round trip) to its COMMIT before it notices the client is
+        gone, so the two reads of marks and history could straddle that commit. Wait until the
+        killed runner's session has ended."""
+        if self.pg is not None:
+            wait_for(lambda: self.pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                                         "'dbinit %' AND pid <> pg_backend_pid()") == "0", 30, "the session to end")
 
     def marks(self) -> dict[str, list[int]]:
         out = {}

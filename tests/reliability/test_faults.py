@@ -38,6 +38,7 @@ def test_runners_killed_at_random_moments_leave_no_duplicate_and_no_gap_and_a_fr
         time.sleep(rng.uniform(0.2, 4.0))
         runner.kill()
         runner.wait()
+        fleet.settle()
         after = sum(fleet.assert_consistent().values())  # holds at whatever moment the kill came
         mid_run += before < after < 3 * fleet.count
     code, err = finish(fleet.start())
