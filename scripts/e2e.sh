@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end in real containers: the repository's Dockerfile, docker-compose.yml and Kubernetes
 # manifests (under podman kube play). Needs root: it installs Debian's docker.io, docker-compose,
-# debootstrap and podman, starts dockerd, and builds a local debian:bookworm-slim (no image can be
+# debootstrap and podman, starts dockerd, and builds local Debian base images (no image can be
 # pulled here). Tears down what it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,12 +33,29 @@ fi
 cleanup() { [ -z "$started_dockerd" ] || kill "$started_dockerd"; }
 trap cleanup EXIT
 
-if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
-  echo "e2e: building debian:bookworm-slim with debootstrap (about a minute)"
+# Debian's own slim images, made here: trixie is the image's base, bookworm the stand-ins'.
+for release in trixie bookworm; do
+  docker image inspect debian:$release-slim >/dev/null 2>&1 && continue
+  echo "e2e: building debian:$release-slim with debootstrap (under a minute)"
   rm -rf $work/rootfs
-  debootstrap --variant=minbase bookworm $work/rootfs http://deb.debian.org/debian >$work/debootstrap.log
-  tar -C $work/rootfs -c . | docker import - debian:bookworm-slim >/dev/null
-fi
+  debootstrap --variant=minbase $release $work/rootfs http://deb.debian.org/debian >$work/debootstrap.log
+  # As in Debian's images: the release, its updates and its security archive.
+  rm -f $work/rootfs/etc/apt/sources.list
+  cat > $work/rootfs/etc/apt/sources.list.d/debian.sources <<SOURCES
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $release $release-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: $release-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  tar -C $work/rootfs -c . | docker import - debian:$release-slim >/dev/null
+done
 # The build stage's pip goes through this machine's TLS-inspecting proxy: trust its CA.
 cp /usr/local/share/ca-certificates/*.crt certs/ 2>/dev/null || true
 

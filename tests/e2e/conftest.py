@@ -16,15 +16,27 @@ def docker(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, **kw)
 
 
-def build(tag: str, context: Path) -> None:
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
+
+
+# What a release build passes for the image's labels.
+REVISION = git("rev-parse", "HEAD")
+SOURCE = "https://example.invalid/dbinit.git"
+
+
+def build(tag: str, context: Path, *build_args: str, check: bool = True) -> subprocess.CompletedProcess:
     # Builds fetch packages; containers have no route out, so the build uses the host's network.
-    subprocess.run(["docker", "build", "--network", "host", "-q", "-t", tag, str(context)], check=True,
-                   env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, capture_output=True)
+    args = [a for arg in build_args for a in ("--build-arg", arg)]
+    return subprocess.run(["docker", "build", "--network", "host", "-q", *args, "-t", tag, str(context)], check=check,
+                          env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, capture_output=True,
+                          text=True)
 
 
 @pytest.fixture(scope="session")
 def images():
-    build(IMAGES["dbinit"], ROOT)  # the repository's own Dockerfile, unchanged
+    # the repository's own Dockerfile, unchanged
+    build(IMAGES["dbinit"], ROOT, f"REVISION={REVISION}", f"SOURCE={SOURCE}")
     build(IMAGES["postgres"], STANDINS / "postgres")
     build(IMAGES["redis"], STANDINS / "redis")
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,13 +3,17 @@ and the Kubernetes manifests under podman kube play."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
+import tomllib
 import uuid
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
-from conftest import ROOT, docker  # noqa: E402
+from conftest import REVISION, ROOT, SOURCE, build, docker  # noqa: E402
 from servers import Neo4jServer, PostgresServer, RedisServer
 
 
@@ -35,6 +39,53 @@ def test_the_image_runs_non_root_on_a_read_only_filesystem_against_real_servers(
     finally:
         for s in servers:
             s.remove()
+
+
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def inside(image: str, *command: str) -> str:
+    return docker("run", "--rm", "--network", "none", "--entrypoint", command[0], image, *command[1:]).stdout
+
+
+def test_the_image_is_labelled_with_its_version_commit_source_and_base(images):
+    labels = json.loads(docker("image", "inspect", images["dbinit"]).stdout)[0]["Config"]["Labels"]
+    assert {k.removeprefix("org.opencontainers.image."): v for k, v in labels.items()} == {
+        "title": "dbinit", "version": VERSION, "revision": REVISION, "source": SOURCE,
+        "base.name": "debian:trixie-slim",
+        "description": "Waits for Neo4j, PostgreSQL and Redis, applies pending migrations, exits."}
+    assert inside(images["dbinit"], "python3", "-c", "import sys; print(sys.version_info[:2])") == "(3, 13)\n"
+
+
+def test_the_sbom_in_the_image_is_valid_cyclonedx_listing_every_package_the_image_holds(images):
+    text = inside(images["dbinit"], "cat", "/opt/dbinit/sbom.cdx.json")
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    sbom = json.loads(text)
+    subject = sbom["metadata"]["component"]
+    assert (subject["type"], subject["name"], subject["version"]) == ("container", "dbinit", VERSION)
+    listed = {(c["purl"].split("/")[0], c["name"], c["version"]) for c in sbom["components"]}
+    debian = inside(images["dbinit"], "dpkg-query", "-W", "-f", "${Package} ${Version}\n").splitlines()
+    python = inside(images["dbinit"], "/opt/dbinit/bin/python", "-c", "import importlib.metadata as m\n"
+                    "for d in m.distributions(): print(d.metadata['Name'], d.version)").splitlines()
+    assert {("pkg:deb", *line.split()) for line in debian} | {
+        ("pkg:pypi", *line.split()) for line in python if not line.startswith("dbinit ")} == listed
+    assert {"python3-minimal", "libssl3t64"} <= {name for kind, name, _ in listed if kind == "pkg:deb"}
+    assert {"psycopg", "neo4j", "redis"} <= {name for kind, name, _ in listed if kind == "pkg:pypi"}
+
+
+def test_a_package_that_differs_from_its_locked_hash_fails_the_build(images, tmp_path):
+    context = tmp_path / "context"
+    shutil.copytree(ROOT, context, ignore=shutil.ignore_patterns(".git", ".venv", "tests", "bench", "deploy", "build",
+                                                                 ".tools", ".mypy_cache", "*.egg-info"))
+    lock = context / "requirements.lock"
+    text = lock.read_text()
+    tenacity = text[text.index("tenacity=="):]
+    tenacity = tenacity[:tenacity.index("# via")]
+    lock.write_text(text.replace(tenacity, re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, tenacity)))
+    refused = build("dbinit:e2e-tampered", context, check=False)
+    assert refused.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in refused.stderr + refused.stdout
+    assert "tenacity" in refused.stderr + refused.stdout
 
 
 class Compose:
