@@ -32,6 +32,7 @@ class DatabaseResult:
     database: str
     applied: list[Applied] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # versions not applied (a dry run, check, status)
+    deferred: list[str] = field(default_factory=list)  # pending post-deploy versions, left for the post-deploy run
     already_applied: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -90,7 +91,7 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
         ran = {a.version for a in done.get(plan.db, [])}
         out[plan.db] = DatabaseResult(
             plan.db, done.get(plan.db, []),
-            pending=[e.label for e in plan.of(State.PENDING) if e.version not in ran],
+            pending=[m.label for m in plan.pending if m.version not in ran], deferred=[m.label for m in plan.deferred],
             already_applied=[e.label for e in plan.of(State.APPLIED)], changed=[e.label for e in plan.of(State.CHANGED)],
             missing=[e.label for e in plan.of(State.MISSING)], failed=[e.label for e in plan.of(State.FAILED)])
     return Result(out)
@@ -98,13 +99,14 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
 
 def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
             from_environment: bool = False, settings: Settings | None = None, dry_run: bool = False,
-            out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
+            post_deploy: bool = False, out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
             **targets: Target) -> Result:
-    """Wait, lock, apply every pending migration; what `dbinit migrate` does."""
+    """Wait, lock, apply every pending migration; what `dbinit migrate` does. Pending post-deploy
+    migrations are left for a call with `post_deploy=True` (but on a database with no history)."""
     runner = Runner(_settings("migrate", migrations, settings, from_environment, env, targets,
                               out_of_order=out_of_order, wait_timeout=_text(wait_timeout),
                               lock_timeout=_text(lock_timeout)))
-    done = runner.migrate(dry_run=dry_run)
+    done = runner.migrate(dry_run=dry_run, post_deploy=post_deploy)
     return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .report import RunReport
 
-COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "new", "hash", "baseline", "repair")
+COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     m = sub.add_parser("migrate", parents=[common], help="wait, then apply every pending migration (default)")
     m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    m.add_argument("--script", action="store_true",
+                   help="with --dry-run: print every statement that would run, dbinit's history writes included, "
+                        "for review (its PostgreSQL part runs under psql -1 -f)")
+    m.add_argument("--to", action="append", metavar="[DATABASE=]VERSION",
+                   help="apply no version above this one: a release rolled out in steps (repeat per database)")
+    m.add_argument("--post-deploy", action="store_true",
+                   help="also apply post-deploy migrations: run once the new version of the application is rolled out")
     m.add_argument("--out-of-order", action="store_true", default=None,
                    help="allow pending migrations older than the newest applied one (DBINIT_OUT_OF_ORDER)")
     w = sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
@@ -50,11 +57,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="also have each configured server check every file, changing nothing (Neo4j: EXPLAIN)")
     reverting = ", ".join(d.title for d in registry.databases() if d.naming.down_suffix)
     d = sub.add_parser("down", parents=[common], help=f"{reverting}: revert migrations newer than VERSION")
-    d.add_argument("--to", required=True, metavar="VERSION", help="the version to go back to (0 reverts all)")
+    d.add_argument("--to", required=True, action="append", metavar="[DATABASE=]VERSION",
+                   help="the version to go back to (0 reverts all); a bare version applies to each database whose "
+                        "versions look like it (V3: PostgreSQL, 2025-01-15-001: Neo4j); repeat for several")
+    sub.add_parser("rollback", parents=[common],
+                   help="revert every applied migration this image has no file for (a newer release's), newest "
+                        "first, from the down scripts kept in the history: run it from the previous image")
     n = sub.add_parser("new", parents=[common], help="create a correctly named migration file")
     sub.add_parser("hash", parents=[common], help="write dbinit.sum, the integrity file of the migrations")
     n.add_argument("database", choices=registry.names())
     n.add_argument("description")
+    n.add_argument("--post-deploy", action="store_true",
+                   help="a post-deploy migration: runs once the new version of the application is rolled out")
     b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
     b.add_argument("database", choices=registry.names())
     b.add_argument("--to", required=True, metavar="VERSION")
@@ -63,12 +77,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status_table(plans: list[Plan]) -> str:
-    rows = [("Version", "Date", "Database", "Description", "Status")]
+    rows = [("Version", "Date", "Database", "Description", "Phase", "Status")]
     for plan in plans:
         for e in plan.entries:
             day = e.applied.applied_at.strftime("%Y-%m-%d %H:%M") if e.applied else ""
-            rows.append((e.label, day, plan.db, e.description, e.state))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            rows.append((e.label, day, plan.db, e.description, e.migration.phase if e.migration else "", e.state))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
@@ -94,13 +108,20 @@ def run(argv: list[str], report: RunReport) -> int:
     report.path, report.termination_log = settings.report, settings.termination_log
     runner = Runner(settings, report)
     if args.command == "migrate":
-        runner.migrate(dry_run=args.dry_run)
+        if args.script and not args.dry_run:
+            raise UsageError("--script shows what would run: use it with --dry-run")
+        runner.migrate(dry_run=args.dry_run, post_deploy=args.post_deploy, to=args.to,
+                       script=(lambda text: print(text, end="")) if args.script else None)
     elif args.command == "wait":
         runner.wait_migrated() if args.migrated else runner.wait()
     elif args.command == "check":
-        pending = [(p.db, m) for p in runner.check() for m in p.pending]
+        plans = runner.check()
+        pending = [(p.db, m) for p in plans for m in p.pending]
         for db, m in pending:
             log.info(db, f"pending: {m.label} {m.description} ({m.path})")
+        for p in plans:
+            for m in p.deferred:
+                log.info(p.db, f"left for the post-deploy run: {m.label} {m.description} ({m.path})")
         if pending:
             raise Pending(f"{len(pending)} migration(s) pending: " + ", ".join(f"{db} {m.label}" for db, m in pending))
         log.info("dbinit", "up to date")
@@ -110,10 +131,12 @@ def run(argv: list[str], report: RunReport) -> int:
         runner.validate(servers=args.servers)
     elif args.command == "down":
         runner.down(args.to)
+    elif args.command == "rollback":
+        runner.rollback()
     elif args.command == "hash":
         print(runner.hash())
     elif args.command == "new":
-        for path in runner.new(args.database, args.description):
+        for path in runner.new(args.database, args.description, post_deploy=args.post_deploy):
             print(path)
     elif args.command == "baseline":
         runner.baseline(args.database, args.to)

@@ -174,7 +174,19 @@ class Prechecks(Protocol):
 @runtime_checkable
 class Reverts(Protocol):
     def revert(self, migration: Migration, down: Migration) -> None:
-        """Run a down script and remove the migration's history record, atomically where allowed."""
+        """Run a down script and remove the migration's history record, atomically where allowed,
+        under the lock timeouts and fenced as `apply` is."""
+
+    def kept_downs(self, versions: list[str]) -> dict[str, str]:
+        """The down scripts kept with these versions' history records (version → text), for those
+        that have one."""
+
+
+@runtime_checkable
+class Scripts(Protocol):
+    def script(self, migrations: list[Migration]) -> list[str]:
+        """What applying `migrations` would send, in order, with dbinit's own history writes; what
+        belongs to dbinit's session (the lock, the fence, timeouts) as comments. Changes nothing."""
 
 
 @runtime_checkable

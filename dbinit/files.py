@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import registry
+from . import phase, registry
 from .errors import InvalidMigrations, Problem
 from .migration import INIT_VERSION, Migration, read_text
 
@@ -83,6 +83,7 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
         try:
             name = registry.get(db).naming.parse(path)
             text, checksum = read_text(path)
+            post_deploy = phase.is_post_deploy(text, registry.get(db).comment, path, name.down)
         except InvalidMigrations as e:
             problems += e.problems
             continue
@@ -96,7 +97,8 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
             problems.append(Problem(path, f"duplicate version {name.label}: also {other.relative_to(directory)}; "
                                     "give one of them the next free number"))
             continue
-        ups[db][name.version] = Migration(db, name.version, name.label, name.description, path, text, checksum)
+        ups[db][name.version] = Migration(db, name.version, name.label, name.description, path, text, checksum,
+                                          post_deploy=post_deploy)
     for (db, version), (path, description) in downs.items():
         up_suffix, down_suffix = registry.get(db).naming.suffixes
         up = ups[db].get(version)
@@ -107,7 +109,8 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
             problems.append(Problem(path, f"down file without its up file: {up.label} is {up.path.name}; name the "
                                     f"down file {up.label}-{up.description}{down_suffix}"))
         else:
-            ups[db][version] = Migration(up.db, up.version, up.label, up.description, up.path, up.text, up.checksum, path)
+            ups[db][version] = Migration(up.db, up.version, up.label, up.description, up.path, up.text, up.checksum, path,
+                                         up.post_deploy)
     init: dict[str, Migration] = {}
     if init_dir is not None and init_dir.is_dir():
         for database in registry.databases():

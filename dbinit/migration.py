@@ -23,6 +23,7 @@ class Migration:
     text: str = field(repr=False)
     checksum: str
     down: Path | None = None
+    post_deploy: bool = False  # runs once the new version of the application is rolled out (phase.py)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -33,6 +34,10 @@ class Migration:
     @property
     def script(self) -> str:
         return self.path.name
+
+    @property
+    def phase(self) -> str:
+        return "post-deploy" if self.post_deploy else "pre-deploy"
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,14 @@ def read_text(path: Path) -> tuple[str, str]:
     return text, hashlib.sha256(raw).hexdigest()
 
 
+def kept_down(m: Migration) -> str | None:
+    """The text of a migration's down script, kept with its history record so that an image without
+    the file (the previous release, rolling back) can still revert it."""
+    return down_of(m).text if m.down is not None else None
+
+
 def down_of(m: Migration) -> Migration:
     """The down script of a migration, read and checked like any migration file."""
     assert m.down is not None
     text, checksum = read_text(m.down)
-    return Migration(m.db, m.version, m.label, m.description, m.down, text, checksum)
+    return Migration(m.db, m.version, m.label, m.description, m.down, text, checksum, post_deploy=m.post_deploy)

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Collection
 
 from .errors import InvalidMigrations, MigrationFailed, Problem
 from .history import NEEDS_REPAIR, Applied, State
 from .migration import INIT_VERSION, Migration
 from .registry import version_key, version_label
 
-__all__ = ["Applied", "Entry", "Plan", "State", "reconcile", "to_baseline", "to_revert"]
+__all__ = ["Applied", "Entry", "Plan", "State", "reconcile", "to_baseline", "to_revert", "to_roll_back",
+           "without_down"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,27 @@ class Plan:
     db: str
     entries: list[Entry]
     out_of_order: list[Entry] = field(default_factory=list)
+    post_deploy: bool = False  # whether pending post-deploy files run now (phase.py)
+    upto: str | None = None  # migrate --to: no version above this one runs
 
     def of(self, *states: State) -> list[Entry]:
         return [e for e in self.entries if e.state in states]
 
     @property
     def pending(self) -> list[Migration]:
-        return [e.migration for e in self.of(State.PENDING) if e.migration is not None]
+        """What a run applies now, in version order."""
+        return [m for m in self._unapplied if self.post_deploy or not m.post_deploy]
+
+    @property
+    def deferred(self) -> list[Migration]:
+        """Pending post-deploy files left for the post-deploy run."""
+        return [m for m in self._unapplied if not self.post_deploy and m.post_deploy]
+
+    @property
+    def _unapplied(self) -> list[Migration]:
+        cap = None if self.upto is None else version_key(self.db, self.upto)
+        return [e.migration for e in self.of(State.PENDING) if e.migration is not None
+                and (cap is None or e.migration.key <= cap)]
 
     @property
     def needs_repair(self) -> list[Entry]:
@@ -77,8 +93,12 @@ def _state(migration: Migration | None, applied: Applied | None) -> State:
     return State.APPLIED
 
 
-def reconcile(db: str, migrations: list[Migration], history: list[Applied], init: Migration | None = None) -> Plan:
-    """Each version's state: found on disk, applied, failed, changed."""
+def reconcile(db: str, migrations: list[Migration], history: list[Applied], init: Migration | None = None,
+              post_deploy: bool = False, upto: str | None = None) -> Plan:
+    """Each version's state: found on disk, applied, failed, changed. Pending post-deploy files run
+    now when asked (`post_deploy`) or on a database with no history but its baseline script (CI, a
+    new environment: every file in version order); otherwise they wait for the post-deploy run,
+    and are out of order only below an applied post-deploy file, never below a pre-deploy one."""
     applied = {a.version: a for a in history}
     on_disk = {m.version: m for m in migrations}
     if init is not None and (not history or INIT_VERSION in applied):
@@ -90,18 +110,35 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
         description = m.description if m else a.description if a else ""
         entries.append(Entry(db, version, label, description, _state(m, a), m, a))
     newest = max((version_key(db, a.version) for a in history if a.version != INIT_VERSION), default=None)
-    late = [e for e in entries if e.state is State.PENDING and newest is not None and version_key(db, e.version) < newest]
-    return Plan(db, entries, late)
+    newest_post = max((version_key(db, e.version) for e in entries
+                       if e.applied is not None and e.migration is not None and e.migration.post_deploy), default=None)
+    late = [e for e in entries if e.state is State.PENDING and e.migration is not None
+            and (bound := newest_post if e.migration.post_deploy else newest) is not None
+            and version_key(db, e.version) < bound]
+    fresh = all(a.version == INIT_VERSION for a in history)
+    return Plan(db, entries, late, post_deploy or fresh, upto)
 
 
-def to_revert(plan: Plan, target: str) -> tuple[list[Migration], list[Entry]]:
+def to_revert(plan: Plan, target: str) -> list[Entry]:
     """What `down --to target` reverts, newest first: every applied version above `target` but a
-    baseline script. When any of them has no down file (or no file), nothing, and those entries."""
+    baseline script."""
     above = version_key(plan.db, target)
-    undo = [e for e in reversed(plan.entries) if e.applied is not None and e.version != INIT_VERSION
+    return [e for e in reversed(plan.entries) if e.applied is not None and e.version != INIT_VERSION
             and version_key(plan.db, e.version) > above]
-    without = [e for e in undo if e.migration is None or e.migration.down is None]
-    return ([] if without else [e.migration for e in undo if e.migration is not None]), without
+
+
+def without_down(entries: list[Entry], kept: Collection[str]) -> list[Entry]:
+    """Those of `entries` that nothing can revert: no down file beside their file, and no down
+    script kept with their history record (`kept`: the versions that have one)."""
+    return [e for e in entries if (e.migration is None or e.migration.down is None) and e.version not in kept]
+
+
+def to_roll_back(plan: Plan) -> list[Entry]:
+    """What `rollback` reverts, newest first: the applied versions whose files this image does not
+    have, above the newest applied one it has (a file gone from below that, a squash say, stays)."""
+    kept = [e.version for e in plan.entries if e.applied is not None and e.migration is not None]
+    floor = version_key(plan.db, kept[-1]) if kept else None
+    return [e for e in reversed(plan.of(State.MISSING)) if floor is None or version_key(plan.db, e.version) > floor]
 
 
 def to_baseline(migrations: list[Migration], history: list[Applied], init: Migration | None,

@@ -33,4 +33,4 @@ def dbinit_result(request: pytest.FixtureRequest) -> Any:
         return None
     from . import api
 
-    return api.migrate(directory, from_environment=True)
+    return api.migrate(directory, from_environment=True, post_deploy=True)  # tests run the new version: every file

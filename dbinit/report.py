@@ -24,6 +24,11 @@ MEANINGS = {
 TERMINATION_LOG_LIMIT = 4096  # what Kubernetes keeps of a termination message
 
 
+def _entry(status: str) -> dict[str, Any]:
+    return {"status": status, "wait_s": None, "lock_wait_s": None, "applied": [], "pending": [], "deferred": [],
+            "reverted": []}
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -39,8 +44,7 @@ class RunReport:
     termination_log: Path = Path("/dev/termination-log")
 
     def _db(self, db: str) -> dict[str, Any]:
-        return self.databases.setdefault(db, {"status": "configured", "wait_s": None, "lock_wait_s": None,
-                                              "applied": [], "pending": []})
+        return self.databases.setdefault(db, _entry("configured"))
 
     def skipped(self, db: str) -> None:
         self._db(db)["status"] = "skipped"
@@ -54,15 +58,19 @@ class RunReport:
     def applied(self, db: str, migration: Migration, record: Applied) -> None:
         self._db(db)["applied"].append({"version": migration.label, "description": migration.description,
                                         "script": migration.script, "checksum": migration.checksum,
-                                        "duration_ms": record.execution_ms})
+                                        "duration_ms": record.execution_ms, "phase": migration.phase})
 
-    def pending(self, db: str, migrations: list[Migration]) -> None:
+    def reverted(self, db: str, migration: Migration, down: Migration, ms: int) -> None:
+        self._db(db)["reverted"].append({"version": migration.label, "description": migration.description,
+                                         "script": down.script, "duration_ms": ms})
+
+    def pending(self, db: str, migrations: list[Migration], deferred: list[Migration]) -> None:
         self._db(db)["pending"] = [m.label for m in migrations]
+        self._db(db)["deferred"] = [m.label for m in deferred]
 
     def document(self, exit_code: int, error: BaseException | None) -> dict[str, Any]:
         for db in registry.names():
-            self.databases.setdefault(db, {"status": "not configured", "wait_s": None, "lock_wait_s": None,
-                                           "applied": [], "pending": []})
+            self.databases.setdefault(db, _entry("not configured"))
         for entry in self.databases.values():  # what was applied is no longer pending
             done = {a["version"] for a in entry["applied"]}
             entry["pending"] = [p for p in entry["pending"] if p not in done]

@@ -1,20 +1,19 @@
 """Orders the work: settings → files → wait → lock → plan → apply → report. Logs, never prints or exits."""
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Mapping
 
-from . import content, files, hooks, integrity, log, readiness, registry, retry
-from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Reverts
-from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
+from . import content, files, hooks, integrity, log, phase, readiness, registry, retry, reverting, targets
+from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Scripts
+from .errors import ConfigError, DbinitError, MigrationFailed, NotReady, UsageError
 from .files import Catalog
 from .history import Applied
-from .migration import INIT_VERSION, Migration, down_of
-from .plan import Plan, State, reconcile, to_baseline, to_revert
+from .migration import INIT_VERSION, Migration
+from .plan import Plan, State, reconcile, to_baseline, to_revert, to_roll_back
 from .progress import Monitor
 from .report import RunReport
 from .settings import Settings
@@ -109,9 +108,10 @@ class Runner:
                      "(pip install 'dbinit[lint]'; DBINIT_LINT=off to silence this)")
 
     @staticmethod
-    def _plans(catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
-        return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name)))
-                for b in backends]
+    def _plans(catalog: Catalog, backends: list[Backend], post_deploy: bool = False,
+               upto: Mapping[str, str | None] | None = None) -> list[tuple[Backend, Plan]]:
+        return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name), post_deploy,
+                              (upto or {}).get(b.name))) for b in backends]
 
     def status(self) -> list[Plan]:
         catalog = self.catalog()
@@ -131,7 +131,7 @@ class Runner:
         with self.connected(self.settings.configured()) as backends:
             plans = self._checked(catalog, backends)
         for plan in plans:
-            self.report.pending(plan.db, plan.pending)
+            self.report.pending(plan.db, plan.pending, plan.deferred)
         return plans
 
     def wait_migrated(self) -> None:
@@ -155,11 +155,12 @@ class Runner:
                                + ", ".join(pending))
             log.info("dbinit", "every configured database is up to date with the migrations")
 
-    def _pending(self, catalog: Catalog, backends: list[Backend]) -> list[tuple[Backend, Plan]]:
+    def _pending(self, catalog: Catalog, backends: list[Backend], post_deploy: bool,
+                 upto: Mapping[str, str | None] | None = None) -> list[tuple[Backend, Plan]]:
         """The plans, and in the run report what they leave pending."""
-        plans = self._plans(catalog, backends)
+        plans = self._plans(catalog, backends, post_deploy, upto)
         for _, plan in plans:
-            self.report.pending(plan.db, plan.pending)
+            self.report.pending(plan.db, plan.pending, plan.deferred)
         return plans
 
     def _refuse(self, plans: list[Plan]) -> None:
@@ -170,31 +171,42 @@ class Runner:
         self._log_findings("dbinit", content.check([m for plan in plans for m in plan.pending], downs=False,
                                                    lint=self.settings.lint))
 
-    def migrate(self, dry_run: bool = False) -> list[tuple[Plan, list[Applied]]]:
-        """Apply what is pending; each database's plan (as found under the lock) and what was applied."""
+    def migrate(self, dry_run: bool = False, post_deploy: bool = False, to: list[str] | None = None,
+                script: Callable[[str], None] | None = None) -> list[tuple[Plan, list[Applied]]]:
+        """Apply what is pending; each database's plan (as found under the lock) and what was applied.
+        Pending post-deploy files are left for a run with `post_deploy` (but on a new database); `to`
+        (VERSION or DATABASE=VERSION) stops a database at that version. A dry run hands `script`
+        what each database would be sent."""
         catalog = self._intact(self.catalog())
+        upto = targets.parse(to, catalog.databases()) if to else {}
         with self.connected(self.settings.configured()) as backends, ExitStack() as held:
             active = [b for b in backends if b.name in catalog.databases()]
             # Read without the locks first: history rows are written only with their migration's
             # commit, so if nothing is pending now, nothing is; the replicas of a deploy then
             # neither queue for the lock nor write to take it.
-            plans = self._pending(catalog, active)
+            plans = self._pending(catalog, active, post_deploy, upto)
+            targets.check(catalog, [plan for _, plan in plans], upto)
             self._refuse([plan for _, plan in plans])
             if not dry_run and any(plan.pending for _, plan in plans):
                 held.enter_context(self.locked(active))
                 # Decided again under the locks: a runner that waited finds nothing pending. What
                 # is pending now is a part of what passed the checks above.
-                plans = self._pending(catalog, active)
+                plans = self._pending(catalog, active, post_deploy, upto)
                 for _, plan in plans:
                     plan.check(self.settings.out_of_order)
             for _, plan in plans:
                 for e in plan.of(State.MISSING):
                     log.warn(plan.db, f"{e.label} {e.description} is applied but its file is missing")
+                if plan.deferred:
+                    log.info(plan.db, "left for the post-deploy run (dbinit migrate --post-deploy): "
+                             + ", ".join(f"{m.label} {m.description}" for m in plan.deferred))
             for backend, plan in plans:
                 if plan.pending and isinstance(backend, Prechecks):
                     backend.precheck(plan.pending)
             if dry_run:
                 self._show(plans)
+                if script is not None:
+                    script(_script(plans))
                 return [(p, []) for _, p in plans]
             if any(plan.pending for _, plan in plans):
                 self._before_first([(b, p) for b, p in plans if p.pending])
@@ -204,7 +216,8 @@ class Runner:
     def _show(plans: list[tuple[Backend, Plan]]) -> None:
         for _, plan in plans:
             for m in plan.pending:
-                log.info(plan.db, f"would apply {m.label} {m.description} ({m.path})")
+                phase_ = "post-deploy, " if m.post_deploy else ""
+                log.info(plan.db, f"would apply {m.label} {m.description} ({phase_}{m.path})")
             if not plan.pending:
                 log.info(plan.db, "up to date; nothing would be applied")
 
@@ -232,12 +245,13 @@ class Runner:
                     applied = self._apply(backend, m)
                 done.append(applied)
                 self.report.applied(backend.name, m, applied)
-                log.info(backend.name, f"applied {m.label} {m.description} ({applied.execution_ms} ms)",
-                         version=m.version, script=m.script, execution_ms=applied.execution_ms)
+                log.info(backend.name, f"applied {m.label} {m.description}{' (post-deploy)' if m.post_deploy else ''} "
+                         f"({applied.execution_ms} ms)", version=m.version, script=m.script,
+                         execution_ms=applied.execution_ms, phase=m.phase)
                 if m.version == INIT_VERSION and queue:
                     # A baseline script may bring the history of the database it was dumped from: what
                     # is pending is decided again (and refused again, for a file changed since).
-                    (_, plan), = self._pending(catalog, [backend])
+                    (_, plan), = self._pending(catalog, [backend], plan.post_deploy, {plan.db: plan.upto})
                     plan.check(self.settings.out_of_order)
                     queue, already = plan.pending, len(plan.of(State.APPLIED)) - len(done)
             if isinstance(backend, Finishes):
@@ -256,39 +270,32 @@ class Runner:
         except MigrationFailed as e:
             raise backend.lost_lock() or e from None
 
-    def down(self, to: str) -> None:
-        """Run down scripts newer than `to`, newest first, each with its history record, in every
-        configured database whose files have down scripts."""
+    def down(self, to: list[str]) -> None:
+        """Run down scripts newer than each target, newest first, each with its history record, in
+        every configured database whose files have down scripts (`to`: VERSION or DATABASE=VERSION)."""
         able = [d for d in registry.databases() if d.naming.down_suffix]  # databases whose files have downs
         dbs = [d.name for d in able if d.name in self.settings.configured()]
         if not dbs:
             raise ConfigError(f"down needs {' or '.join(d.title for d in able)}; set "
                               f"{' or '.join(d.variables for d in able)}")
-        targets = {db: _version(db, to) for db in dbs}
+        wanted = targets.parse(to, dbs)
         catalog = self.catalog()
-        with self.connected(dbs) as backends, self.locked(backends):
-            for backend in backends:
-                assert isinstance(backend, Reverts)
-                plan = reconcile(backend.name, catalog.migrations[backend.name], backend.history())
-                undo, without = to_revert(plan, targets[backend.name])
-                suffix = registry.get(backend.name).naming.down_suffix
-                if without:
-                    raise InvalidMigrations([Problem(e.migration.path if e.migration else None,
-                                                     f"{e.label} has no down file ({suffix}); nothing was reverted")
-                                             for e in without])
-                downs = [(m, down_of(m)) for m in undo]
-                content.check([d for _, d in downs])
-                for m, d in downs:
-                    start = time.perf_counter()
-                    backend.revert(m, d)
-                    log.info(backend.name, f"reverted {m.label} {m.description} "
-                             f"({(time.perf_counter() - start) * 1000:.0f} ms)")
-                if not downs:
-                    log.info(backend.name, f"nothing applied above {to}; nothing reverted")
+        with self.connected(list(wanted)) as backends, self.locked(backends):
+            work = [(b, to_revert(reconcile(b.name, catalog.migrations[b.name], b.history()), wanted[b.name]))
+                    for b in backends]
+            reverting.revert(work, self.report)
+
+    def rollback(self) -> None:
+        """Revert, newest first, every applied migration whose file this image does not have (a newer
+        release's, after its image was rolled back), from the down scripts kept in the history."""
+        catalog = self.catalog()
+        with self.connected(self.settings.configured()) as backends, self.locked(backends):
+            work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
+            reverting.revert(work, self.report)
 
     def baseline(self, db: str, to: str) -> None:
         """Record migrations up to `to` as applied without running them (adopting an existing database)."""
-        target = _version(db, to)
+        target = targets.version(db, to)
         if db not in self.settings.configured():
             raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
         catalog = self.catalog()
@@ -318,7 +325,7 @@ class Runner:
                 if not plan.needs_repair:
                     log.info(plan.db, "nothing to repair")
 
-    def new(self, db: str, description: str, today: date | None = None) -> list[Path]:
+    def new(self, db: str, description: str, today: date | None = None, post_deploy: bool = False) -> list[Path]:
         directory = self.settings.migrations
         catalog = files.discover(directory) if directory.is_dir() else Catalog.empty()
         try:
@@ -326,8 +333,10 @@ class Runner:
         except ValueError as e:
             raise UsageError(str(e)) from None
         directory.mkdir(parents=True, exist_ok=True)
-        for path in paths:
-            path.write_text(f"{registry.get(db).comment} {description}\n", encoding="utf-8")
+        comment = registry.get(db).comment
+        for i, path in enumerate(paths):  # the up file first; a down file takes its phase
+            marker = phase.marker(comment) + "\n" if post_deploy and i == 0 else ""
+            path.write_text(f"{marker}{comment} {description}\n", encoding="utf-8")
             log.info(db, f"created {path}")
         if (directory / integrity.NAME).is_file():
             self.hash()
@@ -341,12 +350,18 @@ class Runner:
         return path
 
 
+def _script(plans: list[tuple[Backend, Plan]]) -> str:
+    """Every database's script, in the order of applying, each under a heading in its own comments."""
+    parts = []
+    for backend, plan in plans:
+        comment = registry.get(plan.db).comment
+        parts.append(f"{comment} ==== {registry.get(plan.db).title}: {len(plan.pending)} migration(s) ====")
+        if plan.pending and isinstance(backend, Scripts):
+            parts += backend.script(plan.pending)
+        elif plan.pending:
+            parts.append(f"{comment} (this database cannot show its statements)")
+    return "\n".join(parts) + "\n"
+
+
 def _silent(elapsed: float) -> None:
     return None
-
-
-def _version(db: str, text: str) -> str:
-    try:
-        return files.normalise_version(db, text)
-    except ValueError as e:
-        raise UsageError(str(e)) from None

@@ -16,5 +16,6 @@ with neo4j.GraphDatabase.driver(os.environ["NEO4J_URI"], auth=(user, password)) 
 r = redis.Redis.from_url(os.environ["REDIS_URL"], password=os.environ["REDIS_PASSWORD"])
 assert r.hget("pconfig:meta", "key-layout") == b"2"
 print("app: schema is current; serving", flush=True)
+open("/tmp/serving", "w").close()  # the compose healthcheck: the post-deploy migrations may run now
 while True:
     time.sleep(3600)

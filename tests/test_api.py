@@ -37,6 +37,17 @@ def test_check_and_status_report_pending_work_without_changing_anything(pg, migr
     assert pg.sql("SELECT to_regclass('accounts') IS NULL AND to_regnamespace('dbinit') IS NULL") == "t"
 
 
+def test_post_deploy_migrations_are_deferred_until_asked_for(pg, migrations):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int, legacy text);\n")
+    assert dbinit.migrate(migrations.path, postgres_url=pg.url).databases["postgres"].applied
+    migrations.write("V2-drop-legacy-up.sql", "-- dbinit: post-deploy\nALTER TABLE a DROP COLUMN legacy;\n")
+    deploy = dbinit.migrate(migrations.path, postgres_url=pg.url).databases["postgres"]
+    assert deploy.applied == [] and deploy.pending == [] and deploy.deferred == ["V2"]
+    assert dbinit.check(migrations.path, postgres_url=pg.url).up_to_date
+    after = dbinit.migrate(migrations.path, postgres_url=pg.url, post_deploy=True).databases["postgres"]
+    assert [a.version for a in after.applied] == ["2"] and after.deferred == []
+
+
 def test_a_failing_migration_raises_the_typed_error_naming_file_and_line_and_logs_to_the_dbinit_logger(
         pg, migrations, caplog):
     bad = migrations.write("V1-bad-up.sql", "CREATE TABLE a (id int);\nINSERT INTO nowhere VALUES (1);\n")

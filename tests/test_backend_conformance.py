@@ -3,7 +3,7 @@ import time
 
 from conftest import run_dbinit, start_dbinit
 
-from dbinit import registry
+from dbinit import phase, registry
 from dbinit.settings import load
 
 
@@ -86,6 +86,21 @@ def test_dry_run_prints_the_plan_and_changes_nothing(target, migrations):
     assert target.count(1) == 0 and target.history() == []
 
 
+HISTORY_WRITE = {"postgres": 'INSERT INTO "dbinit"."dbinit_schema_history"', "neo4j": "CREATE (m:__DbinitMigration)",
+                 "redis": "HSET dbinit:migrations 1 "}
+
+
+def test_the_script_of_a_dry_run_shows_every_statement_and_the_history_write_and_changes_nothing(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    shown = migrate(target, migrations, "migrate", "--dry-run", "--script")
+    assert shown.returncode == 0, shown.stderr
+    body = shown.stdout[shown.stdout.index(target.name(1)):]
+    statements = [line.strip().rstrip(";") for line in target.counting(1).splitlines()]
+    positions = [body.index(s) for s in statements] + [body.index(HISTORY_WRITE[target.db])]
+    assert positions == sorted(positions) and "Lock: " in shown.stdout
+    assert target.count(1) == 0 and target.history() == []
+
+
 def test_a_vanished_applied_file_is_reported_as_missing(target, migrations):
     gone = migrations.write(target.name(1), target.counting(1))
     migrations.write(target.name(2), target.counting(2))
@@ -105,6 +120,42 @@ def test_an_older_pending_migration_is_refused_unless_out_of_order_is_allowed(ta
     assert target.count(1) == 0
     allowed = migrate(target, migrations, "migrate", DBINIT_OUT_OF_ORDER="true")
     assert allowed.returncode == 0 and target.count(1) == 1
+
+
+def post_deploy(target, text: str) -> str:
+    return phase.marker(registry.get(target.db).comment) + "\n" + text
+
+
+def test_post_deploy_files_wait_for_the_post_deploy_run_without_being_out_of_order(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    contract = migrations.write(target.name(2, "contract"), post_deploy(target, target.counting(2)))
+    migrations.write(target.name(3), target.counting(3))
+    deploy = migrate(target, migrations, "migrate")
+    assert deploy.returncode == 0, deploy.stderr
+    assert "left for the post-deploy run (dbinit migrate --post-deploy)" in deploy.stderr
+    assert [target.count(n) for n in (1, 2, 3)] == [1, 0, 1]
+    again = migrate(target, migrations, "migrate")
+    assert again.returncode == 0 and "up to date: 0 applied, 2 already applied" in again.stderr
+    assert migrate(target, migrations, "check").returncode == 0
+    assert migrate(target, migrations, "wait", "--migrated", DBINIT_WAIT_TIMEOUT="5").returncode == 0
+    row = next(line for line in migrate(target, migrations, "status").stdout.splitlines() if "contract" in line)
+    assert "post-deploy" in row and "Pending" in row
+    after_rollout = migrate(target, migrations, "migrate", "--post-deploy")
+    assert after_rollout.returncode == 0, after_rollout.stderr
+    assert f"applied {contract.name.split('-contract')[0]} contract (post-deploy)" in after_rollout.stderr
+    assert [target.count(n) for n in (1, 2, 3)] == [1, 1, 1]
+    assert "Pending" not in migrate(target, migrations, "status").stdout
+
+
+def test_a_database_without_history_gets_every_file_in_version_order_in_one_migrate(target, migrations):
+    names = [target.name(1), target.name(2, "contract"), target.name(3)]
+    for n, name in zip((1, 2, 3), names):
+        migrations.write(name, post_deploy(target, target.counting(n)) if n == 2 else target.counting(n))
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 0, result.stderr
+    positions = [result.stderr.index(f"applied {name.split('-step')[0].split('-contract')[0]} ") for name in names]
+    assert positions == sorted(positions) and [target.count(n) for n in (1, 2, 3)] == [1, 1, 1]
 
 
 def test_baseline_records_without_running(target, migrations):

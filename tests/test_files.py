@@ -254,3 +254,40 @@ def test_new_uses_the_database_subfolder_when_there_is_one(migrations):
 def test_new_refuses_an_empty_description(migrations):
     result = run_dbinit("new", "postgres", "!!!", "--migrations", str(migrations.path))
     assert result.returncode == 64 and "description" in result.stderr
+
+
+@pytest.mark.parametrize("name, text", [
+    ("V001-x-up.sql", "-- dbinit: post-deploy\nALTER TABLE t DROP COLUMN c;\n"),
+    ("V001-x-up.sql", "-- dbinit: no-transaction\n-- dbinit: post-deploy\n\nDROP INDEX CONCURRENTLY i;\n"),
+    ("2025-01-01-001-x.cypher", "// why: the old label is no longer read\n// dbinit: post-deploy\nMATCH (n:Old) DELETE n;\n"),
+    ("V001-x.redis", "#dbinit:post-deploy\nDEL legacy\n"),
+])
+def test_a_post_deploy_file_is_marked_in_the_comment_lines_at_its_top(migrations, name, text):
+    migrations.write(name, text)
+    assert [m.post_deploy for m in catalog_of(migrations).all()] == [True]
+
+
+@pytest.mark.parametrize("name, text, line, says", [
+    ("V001-x-up.sql", "ALTER TABLE t DROP COLUMN c;\n-- dbinit: post-deploy\n", 2, "below the first statement"),
+    ("V001-x-down.sql", "-- dbinit: post-deploy\nALTER TABLE t ADD COLUMN c int;\n", 1, "in a down file"),
+    ("V001-x-up.sql", "-- dbinit: postdeploy\nALTER TABLE t DROP COLUMN c;\n", 1, "did you mean '-- dbinit: post-deploy'"),
+    ("2025-01-01-001-x.cypher", "// dbinit: post_deploy\nMATCH (n) RETURN n;\n", 1, "did you mean '// dbinit: post-deploy'"),
+    ("V001-x.redis", "DEL legacy\n# dbinit: post-deploy\n", 2, "below the first statement"),
+])
+def test_a_post_deploy_marker_in_the_wrong_place_or_misspelt_is_refused_naming_its_line(migrations, name, text, line,
+                                                                                        says):
+    if name.endswith("-down.sql"):
+        migrations.write("V001-x-up.sql", "ALTER TABLE t DROP COLUMN c;\n")
+    migrations.write(name, text)
+    result = run_dbinit("validate", "--migrations", str(migrations.path))
+    assert result.returncode == 65, result.stderr
+    assert f"{name}:{line}" in result.stderr and says in result.stderr
+
+
+def test_new_makes_a_post_deploy_file_when_asked(migrations):
+    result = run_dbinit("new", "postgres", "drop legacy column", "--post-deploy", "--migrations", str(migrations.path))
+    assert result.returncode == 0, result.stderr
+    up, down = sorted(migrations.path.iterdir(), key=lambda p: p.name.endswith("-down.sql"))
+    assert up.read_text() == "-- dbinit: post-deploy\n-- drop legacy column\n"
+    assert down.read_text() == "-- drop legacy column\n"
+    assert [m.post_deploy for m in catalog_of(migrations).all()] == [True]

@@ -61,8 +61,8 @@ def test_the_hook_job_migrates_before_install_and_upgrade_with_its_configmaps_ma
 
 def test_migrations_baked_into_a_derived_image_need_no_configmap(tmp_path):
     docs = render(tmp_path, {"image": {"repository": "registry.example/shop-migrations", "tag": "1.4.0"}})
-    assert [d["kind"] for d in docs] == ["Job"]
-    assert "volumes" not in docs[0]["spec"]["template"]["spec"]
+    assert [d["kind"] for d in docs] == ["Job", "Job", "Job"]
+    assert all("volumes" not in d["spec"]["template"]["spec"] for d in docs)
 
 
 def test_the_init_container_snippet_gates_an_applications_own_deployment(tmp_path):
@@ -89,3 +89,18 @@ spec:
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert init["name"] == "dbinit" and init["args"] == ["wait", "--migrated"]
     assert {v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]} == {"dbinit-migrations", "dbinit-init"}
+
+
+def test_the_post_deploy_job_runs_after_install_and_upgrade_and_the_rollback_job_before_a_rollback(tmp_path):
+    docs = render(tmp_path, repository_migrations())
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Job"}
+    hooks = {name: (job["metadata"]["annotations"]["helm.sh/hook"],
+                    job["spec"]["template"]["spec"]["containers"][0]["args"]) for name, job in jobs.items()}
+    assert hooks == {"shop-dbinit": ("pre-install,pre-upgrade", ["migrate"]),
+                     "shop-dbinit-post-deploy": ("post-install,post-upgrade", ["migrate", "--post-deploy"]),
+                     "shop-dbinit-rollback": ("pre-rollback", ["rollback"])}
+    # rolled back, the Job must see the files of the release it goes back to: the ConfigMaps are made again
+    assert all("pre-rollback" in d["metadata"]["annotations"]["helm.sh/hook"] for d in docs
+               if d["kind"] == "ConfigMap")
+    off = render(tmp_path, {**repository_migrations(), "postDeploy": {"enabled": False}, "rollback": {"enabled": False}})
+    assert [d["metadata"]["name"] for d in off if d["kind"] == "Job"] == ["shop-dbinit"]

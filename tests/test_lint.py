@@ -87,3 +87,21 @@ def test_without_squawk_the_lint_is_skipped_and_validate_says_so(migrations, mon
         report = Runner(load({"DBINIT_LINT": "error"}, migrations=str(migrations.path))).validate()
     assert report.lint_skipped and report.warnings == []
     assert "lint of blocking DDL was skipped: squawk is not installed" in caplog.text
+
+
+BREAKING = [("ban-drop-column", "ALTER TABLE users DROP COLUMN legacy;"),
+            ("renaming-column", "ALTER TABLE users RENAME COLUMN legacy TO current;"),
+            ("renaming-table", "ALTER TABLE users RENAME TO people;"),
+            ("ban-drop-table", "DROP TABLE users;"),
+            ("ban-drop-not-null", "ALTER TABLE users ALTER COLUMN legacy DROP NOT NULL;")]
+
+
+@pytest.mark.parametrize("rule, statement", BREAKING, ids=[c[0] for c in BREAKING])
+def test_what_breaks_the_running_version_belongs_in_a_post_deploy_file_and_is_allowed_there(tmp_path, rule, statement):
+    path = tmp_path / "V001-change-up.sql"
+    path.write_text(statement + "\n")
+    pre = [p.message for p in lint.lint(files.discover(tmp_path).migrations["postgres"])]
+    assert any(m.startswith(rule) and "move this to a post-deploy migration ('-- dbinit: post-deploy'" in m
+               for m in pre), pre
+    path.write_text("-- dbinit: post-deploy\n" + statement + "\n")
+    assert lint.lint(files.discover(tmp_path).migrations["postgres"]) == []

@@ -14,7 +14,8 @@ def test_manifest_passes_kubernetes_schema_validation(path):
         kubernetes_validate.validate(doc, "1.30", strict=True)
 
 
-@pytest.mark.parametrize("name", ["deployment.yaml", "deployment-waits.yaml", "job.yaml"])
+@pytest.mark.parametrize("name", ["deployment.yaml", "deployment-waits.yaml", "job.yaml",
+                                  "argocd-post-deploy-job.yaml"])
 def test_dbinit_runs_non_root_on_a_read_only_root_filesystem_with_limits(name):
     doc = yaml.safe_load((MANIFESTS[0].parent / name).read_text())
     pod = doc["spec"]["template"]["spec"]
@@ -24,3 +25,9 @@ def test_dbinit_runs_non_root_on_a_read_only_root_filesystem_with_limits(name):
     assert dbinit["resources"]["limits"]
     secret_vars = {e["name"] for e in dbinit["env"] if "valueFrom" in e}
     assert secret_vars == {"POSTGRES_PASSWORD", "NEO4J_AUTH", "REDIS_PASSWORD"}
+
+
+def test_the_argo_cd_example_runs_the_post_deploy_migrations_after_the_sync():
+    job = yaml.safe_load((MANIFESTS[0].parent / "argocd-post-deploy-job.yaml").read_text())
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--post-deploy"]

@@ -10,7 +10,7 @@ from dbinit.errors import InvalidMigrations, MigrationFailed
 from dbinit.files import Catalog
 from dbinit.migration import Migration
 from dbinit.history import NEEDS_REPAIR, State
-from dbinit.plan import Applied, reconcile, to_baseline, to_revert
+from dbinit.plan import Applied, reconcile, to_baseline, to_revert, to_roll_back, without_down
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -91,9 +91,10 @@ def test_new_file_names_take_the_next_number_keeping_the_width():
     day = date(2026, 11, 26)
     assert [p.name for p in files.new_paths(Path("m"), catalog, "postgres", "Add Users!", day)] == [
         "V013-add-users-up.sql", "V013-add-users-down.sql"]
-    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", day)] == ["2026-11-26-003-index.cypher"]
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", day)] == [
+        "2026-11-26-003-index.cypher", "2026-11-26-003-index.down.cypher"]
     assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", date(2026, 11, 27))] == [
-        "2026-11-27-001-index.cypher"]
+        "2026-11-27-001-index.cypher", "2026-11-27-001-index.down.cypher"]
     assert [p.name for p in files.new_paths(Path("m"), catalog, "redis", "keys", day)] == ["V001-keys.redis"]
     with pytest.raises(ValueError, match="at least one letter"):
         files.new_paths(Path("m"), catalog, "redis", "!!!", day)
@@ -103,27 +104,40 @@ def with_down(m: Migration) -> Migration:
     return Migration(m.db, m.version, m.label, m.description, m.path, m.text, m.checksum, Path(f"{m.label}-down"))
 
 
-@pytest.mark.parametrize("on_disk, downs, history, to, reverted, without", [
-    (["V1", "V2", "V3"], ["V1", "V2", "V3"], ["V1", "V2", "V3"], "1", ["V3", "V2"], []),  # newest first
-    (["V1", "V2", "V3"], ["V1", "V2", "V3"], ["V1", "V2"], "0", ["V2", "V1"], []),  # pending V3: nothing to undo
-    (["V1", "V2"], ["V1", "V2"], ["V1", "V2"], "2", [], []),  # nothing above the target
-    (["V1", "V2", "V3"], ["V1", "V3"], ["V1", "V2", "V3"], "1", [], ["V2"]),  # V2 has no down file: nothing
-    (["V1", "V3"], ["V1", "V3"], ["V1", "V2", "V3"], "0", [], ["V2"]),  # V2's file is gone: nothing
-    (["V9", "V10"], ["V9", "V10"], ["V9", "V10"], "9", ["V10"], []),  # numerically above, not as text
+@pytest.mark.parametrize("on_disk, downs, kept, history, to, reverted, without", [
+    (["V1", "V2", "V3"], ["V1", "V2", "V3"], [], ["V1", "V2", "V3"], "1", ["V3", "V2"], []),  # newest first
+    (["V1", "V2", "V3"], ["V1", "V2", "V3"], [], ["V1", "V2"], "0", ["V2", "V1"], []),  # pending V3: nothing to undo
+    (["V1", "V2"], ["V1", "V2"], [], ["V1", "V2"], "2", [], []),  # nothing above the target
+    (["V1", "V2", "V3"], ["V1", "V3"], [], ["V1", "V2", "V3"], "1", [], ["V2"]),  # V2 has no down file: nothing
+    (["V1", "V3"], ["V1", "V3"], [], ["V1", "V2", "V3"], "0", [], ["V2"]),  # V2's file is gone: nothing
+    (["V1", "V3"], ["V1", "V3"], ["2"], ["V1", "V2", "V3"], "0", ["V3", "V2", "V1"], []),  # V2's down was kept
+    (["V9", "V10"], ["V9", "V10"], [], ["V9", "V10"], "9", ["V10"], []),  # numerically above, not as text
 ])
-def test_down_reverts_what_is_applied_above_the_target_newest_first(on_disk, downs, history, to, reverted, without):
+def test_down_reverts_what_is_applied_above_the_target_newest_first(on_disk, downs, kept, history, to, reverted,
+                                                                     without):
     files_ = [with_down(mig("postgres", v)) if v in downs else mig("postgres", v) for v in on_disk]
     plan = reconcile("postgres", files_, [applied("postgres", v) for v in history])
-    undo, missing = to_revert(plan, files.normalise_version("postgres", to))
-    assert [m.label for m in undo] == reverted and [e.label for e in missing] == without
+    undo = to_revert(plan, files.normalise_version("postgres", to))
+    missing = without_down(undo, kept)
+    assert ([] if missing else [e.label for e in undo]) == reverted and [e.label for e in missing] == without
 
 
 def test_down_never_reverts_a_baseline_script():
     init = Migration("postgres", files.INIT_VERSION, "init", "baseline script", Path("init.sql"), "", "i")
     history = [Applied(files.INIT_VERSION, "baseline script", "init.sql", "i", NOW, 1), applied("postgres", "V1")]
     plan = reconcile("postgres", [with_down(mig("postgres", "V1"))], history, init)
-    undo, missing = to_revert(plan, "0")
-    assert [m.label for m in undo] == ["V1"] and missing == []
+    assert [e.label for e in to_revert(plan, "0")] == ["V1"]
+
+
+@pytest.mark.parametrize("on_disk, history, rolled_back", [
+    (["V1", "V2"], ["V1", "V2", "V3", "V4"], ["V4", "V3"]),  # the newer release's, newest first
+    (["V1", "V2", "V3", "V4"], ["V1", "V2", "V3", "V4"], []),  # the same release: nothing
+    (["V1", "V3"], ["V1", "V2", "V3", "V4"], ["V4"]),  # V2 gone below V3 (a squash): stays
+    ([], ["V1", "V2"], ["V2", "V1"]),  # an image with no files of this database
+])
+def test_rollback_reverts_the_applied_versions_this_image_has_no_file_for(on_disk, history, rolled_back):
+    plan = reconcile("postgres", [mig("postgres", v) for v in on_disk], [applied("postgres", v) for v in history])
+    assert [e.label for e in to_roll_back(plan)] == rolled_back
 
 
 @pytest.mark.parametrize("db, on_disk, history, to, chosen", [

@@ -8,6 +8,7 @@ import subprocess
 import time
 import tomllib
 import uuid
+from pathlib import Path
 
 import pytest
 from cyclonedx.schema import SchemaVersion
@@ -130,8 +131,10 @@ def compose(images):
         c.down()
 
 
-def test_compose_up_starts_the_app_only_after_dbinit_applied_everything(compose):
-    c = compose()
+def test_compose_up_starts_the_app_only_after_dbinit_applied_everything(compose, tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations)
+    c = compose(DBINIT_MIGRATIONS_DIR=str(migrations))
     c("up", "-d")
     dbinit = c.wait_exit("dbinit")
     assert dbinit["State"]["ExitCode"] == 0, c("logs", "dbinit").stdout
@@ -143,6 +146,16 @@ def test_compose_up_starts_the_app_only_after_dbinit_applied_everything(compose)
     assert app["State"]["StartedAt"] > dbinit["State"]["FinishedAt"]
     again = c("run", "--rm", "dbinit", check=False)
     assert again.returncode == 0 and "up to date: 0 applied" in again.stdout + again.stderr
+
+    # The post-deploy service starts once the app is healthy; the next release's post-deploy file
+    # waits for it, not for dbinit.
+    post = c.wait_exit("dbinit-post-deploy")
+    assert post["State"]["ExitCode"] == 0 and post["State"]["StartedAt"] > app["State"]["StartedAt"]
+    (migrations / "V002-drop-legacy-up.sql").write_text("-- dbinit: post-deploy\nDROP TABLE IF EXISTS legacy;\n")
+    deploy = c("run", "--rm", "--no-deps", "dbinit", check=False)
+    assert deploy.returncode == 0 and "left for the post-deploy run" in deploy.stdout + deploy.stderr
+    after = c("run", "--rm", "--no-deps", "dbinit-post-deploy", check=False)
+    assert after.returncode == 0 and "applied V002 drop-legacy (post-deploy)" in after.stdout + after.stderr
 
 
 def test_a_failing_migration_keeps_the_app_from_starting_and_run_returns_its_exit_code(compose, tmp_path):
@@ -230,6 +243,9 @@ def _remove(pods: list[str], servers: list) -> None:
     for name in pods:
         subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
     subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+    # the ConfigMaps' volumes, which podman keeps after their pods
+    subprocess.run(["podman", "volume", "rm", "-f", "app-migrations", "app-init", "shop-dbinit-migrations",
+                    "shop-dbinit-init"], capture_output=True)
     for s in servers:
         s.remove()
 
@@ -273,21 +289,13 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
         secret = _podman_secret(tmp_path, pg, rd, n4)
         env = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(pg.port), "POSTGRES_USER": "postgres",
                "POSTGRES_DB": "postgres", "NEO4J_URI": n4.uri(), "REDIS_URL": f"redis://127.0.0.1:{rd.port}/0"}
-        helm = str(ROOT / ".tools" / "bin" / "helm")
         values = {"image": {"repository": image.rsplit(":", 1)[0], "tag": image.rsplit(":", 1)[1]},
                   "env": {**env, "DBINIT_WAIT_TIMEOUT": "120"},
                   "migrations": {"files": {p.name: p.read_text() for p in sorted((ROOT / "migrations").iterdir())
                                            if p.suffix in (".sql", ".cypher", ".redis")},
                                  "initFiles": {p.name: p.read_text() for p in sorted((ROOT / "init").iterdir())}}}
-        (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-        rendered = subprocess.run([helm, "template", "shop", str(ROOT / "deploy" / "helm" / "dbinit"), "-f",
-                                   str(tmp_path / "values.yaml")], check=True, capture_output=True, text=True).stdout
-        docs = [d for d in yaml.safe_load_all(rendered) if d]
-        configmaps = []
-        for cm in (d for d in docs if d["kind"] == "ConfigMap"):
-            path = tmp_path / f"{cm['metadata']['name']}.yaml"
-            path.write_text(yaml.safe_dump(cm))
-            configmaps += ["--configmap", str(path)]
+        release_1 = _render(tmp_path / "release-1", values)
+        configmaps = list(release_1[1])
         for name, directory in (("app-migrations", ROOT / "migrations"), ("app-init", ROOT / "init")):
             configmaps += ["--configmap", str(tmp_path / f"{name}.yaml")]
             (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_configmap(name, directory)))
@@ -302,15 +310,7 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
             assert "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
                                                        text=True).stdout
 
-        job = next(d for d in docs if d["kind"] == "Job")
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pods[2]}, "spec": job["spec"]["template"]["spec"]}
-        (tmp_path / "hook.yaml").write_text(yaml.safe_dump(pod))
-        play = subprocess.run(["podman", "kube", "play", "--network", "host", *configmaps, str(tmp_path / "hook.yaml")],
-                              capture_output=True, text=True, timeout=300)
-        assert play.returncode == 0, play.stdout + play.stderr
-        code = subprocess.run(["podman", "wait", f"{pods[2]}-dbinit"], capture_output=True, text=True, timeout=300)
-        hook_log = subprocess.run(["podman", "logs", f"{pods[2]}-dbinit"], capture_output=True, text=True).stderr
-        assert code.stdout.strip() == "0", hook_log
+        hook_log = _run_job(release_1, "shop-dbinit", pods[2])
         assert "applied V001 add-session-tags" in hook_log and "applied 2025-01-15-001" in hook_log
 
         for name in pods[:2]:
@@ -322,5 +322,61 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
             assert first.count("waiting for postgresql://") == 1 and "waiting for migrations applied elsewhere" in first
             assert all(value not in waited for value in secret.values())
         assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
+
+        # Release 2 brings a post-deploy migration: the pre-upgrade Job leaves it, the post-upgrade
+        # Job applies it; `helm rollback` to release 1 runs release 1's pre-rollback Job, which
+        # reverts it from the down script kept in the history.
+        comment = "SELECT coalesce(obj_description('archived_sessions'::regclass), 'none')"
+        release_2 = {**values["migrations"]["files"],
+                     "V002-release-2-up.sql": "-- dbinit: post-deploy\nCOMMENT ON TABLE archived_sessions IS 'r2';\n",
+                     "V002-release-2-down.sql": "COMMENT ON TABLE archived_sessions IS NULL;\n"}
+        upgrade = _render(tmp_path / "release-2", {**values, "migrations": {**values["migrations"], "files": release_2}})
+        assert "left for the post-deploy run" in _run_job(upgrade, "shop-dbinit", "dbinit-e2e-upgrade")
+        assert pg.psql(comment) == "none"
+        assert "applied V002 release-2 (post-deploy)" in _run_job(upgrade, "shop-dbinit-post-deploy",
+                                                                  "dbinit-e2e-post-deploy")
+        assert pg.psql(comment) == "r2"
+        back = _run_job(release_1, "shop-dbinit-rollback", "dbinit-e2e-rollback")
+        assert "reverted V002 release-2" in back and pg.psql(comment) == "none"
+        assert pg.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
     finally:
-        _remove(pods, servers)
+        _remove(pods + ["dbinit-e2e-upgrade", "dbinit-e2e-post-deploy", "dbinit-e2e-rollback"], servers)
+
+
+def _render(directory: Path, values: dict) -> tuple[list[dict], list[str]]:
+    """The chart rendered with `values`: its documents, and its ConfigMaps as podman's --configmap options."""
+    import yaml
+
+    directory.mkdir()
+    (directory / "values.yaml").write_text(yaml.safe_dump(values))
+    rendered = subprocess.run([str(ROOT / ".tools" / "bin" / "helm"), "template", "shop",
+                               str(ROOT / "deploy" / "helm" / "dbinit"), "-f", str(directory / "values.yaml")],
+                              check=True, capture_output=True, text=True).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    configmaps = []
+    for cm in (d for d in docs if d["kind"] == "ConfigMap"):
+        path = directory / f"{cm['metadata']['name']}.yaml"
+        path.write_text(yaml.safe_dump(cm))
+        configmaps += ["--configmap", str(path)]
+    return docs, configmaps
+
+
+def _run_job(rendered: tuple[list[dict], list[str]], job_name: str, pod_name: str) -> str:
+    """A rendered Job's pod played by podman (4.3 plays no Jobs) to its end: its log; exit 0 asserted."""
+    import yaml
+
+    docs, configmaps = rendered
+    # podman keeps a ConfigMap's volume from an earlier play: this release's files need a new one
+    subprocess.run(["podman", "volume", "rm", "-f", *(d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap")],
+                   capture_output=True)
+    job = next(d for d in docs if d["kind"] == "Job" and d["metadata"]["name"] == job_name)
+    manifest = Path(configmaps[-1]).parent / f"{pod_name}.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name},
+                                        "spec": job["spec"]["template"]["spec"]}))
+    play = subprocess.run(["podman", "kube", "play", "--network", "host", *configmaps, str(manifest)],
+                          capture_output=True, text=True, timeout=300)
+    assert play.returncode == 0, play.stdout + play.stderr
+    code = subprocess.run(["podman", "wait", f"{pod_name}-dbinit"], capture_output=True, text=True, timeout=300)
+    log = subprocess.run(["podman", "logs", f"{pod_name}-dbinit"], capture_output=True, text=True).stderr
+    assert code.stdout.strip() == "0", log
+    return log

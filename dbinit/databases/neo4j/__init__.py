@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .settings import Neo4jSettings
 
 NAME = "neo4j"
-_EXPECTED = "YYYY-MM-DD-NNN-<description>.cypher, e.g. 2025-01-15-001-add-product-rating-index.cypher"
+_EXPECTED = ("YYYY-MM-DD-NNN-<description>.cypher (and optionally YYYY-MM-DD-NNN-<description>.down.cypher), "
+             "e.g. 2025-01-15-001-add-product-rating-index.cypher")
 
 
 def _parse(migration: Migration) -> Sequence[object]:
@@ -40,8 +41,10 @@ def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
 
 register(Database(
     name=NAME, title="Neo4j",
-    naming=Dated(re.compile(rf"(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}})-(?P<num>\d+)-{DESCRIPTION}\.cypher"),
-                 _EXPECTED, (".cypher",), f"{NAME} migration", hints=(
+    # A down file sorts right after its up file: 2025-01-15-001-add-index.down.cypher.
+    naming=Dated(re.compile(rf"(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}})-(?P<num>\d+)-{DESCRIPTION}(?<!\.down)"
+                            r"(?:\.(?P<dir>down))?\.cypher"),
+                 _EXPECTED, (".cypher", ".down.cypher"), f"{NAME} migration", hints=(
                      (r"\d{4}-\d{2}-\d{2}-[^\d].*", "has no sequence number NNN after the date; expected {expected}"),
                      (r"V\d+__.+", "looks like a neo4j-migrations name; dbinit expects {expected}")),
                  version_word="Neo4j version"),

@@ -3,16 +3,17 @@ fenced by the lease, the history node committed with the last writes, and what a
 dbinit's own put back."""
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from ...errors import ConnectionLost, LockLost
 from ...history import Applied
-from ...migration import Migration
+from ...migration import Migration, kept_down
 from .cypher import CypherStatement, parse
 from .lock import FENCE, clock
 from .restore import HISTORY, after_unfenced, restore
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from .backend import Neo4jBackend
 
 FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by")
+DOWN = "down_script"  # the down script's text, kept for a rollback from an image without the file
+T = TypeVar("T")
 
 
 def groups(statements: list[CypherStatement]) -> list[tuple[str, list[CypherStatement]]]:
@@ -48,16 +51,26 @@ def as_applied(node: Any) -> Applied:
 
 
 def apply(backend: Neo4jBackend, migration: Migration) -> Applied:
+    return _run_file(backend, migration, lambda tx, ms: _record(backend, tx, migration, ms))
+
+
+def revert(backend: Neo4jBackend, migration: Migration, down: Migration) -> None:
+    """A down script run as a migration is, its last writes committing with the removal of the
+    migration's history node."""
+    _run_file(backend, down, lambda tx, ms: _forget(backend, tx, migration))
+
+
+def _run_file(b: Neo4jBackend, migration: Migration, last_write: Callable[[Any, int], T]) -> T:
     try:
-        return _apply(backend, migration)
+        return _run_groups(b, migration, last_write)
     except (Neo4jError, DriverError) as e:
         if not unavailable(e):
             raise
-        raise ConnectionLost(backend.name, getattr(e, "message", None) or str(e), migration.path,
+        raise ConnectionLost(b.name, getattr(e, "message", None) or str(e), migration.path,
                              "a transaction cut off before its commit was rolled back") from None
 
 
-def _apply(b: Neo4jBackend, migration: Migration) -> Applied:
+def _run_groups(b: Neo4jBackend, migration: Migration, last_write: Callable[[Any, int], T]) -> T:
     start = time.perf_counter()
     done: list[CypherStatement] = []
     batches = groups(parse(migration))
@@ -81,9 +94,9 @@ def _apply(b: Neo4jBackend, migration: Migration) -> Applied:
                     if risky and kind != "schema":
                         restore(b, tx, migration)  # atomically with the deleting statements
                     if last and kind != "schema":  # the record commits with the migration's last writes
-                        applied = _record(b, tx, migration, _ms(start))
+                        result = last_write(tx, _ms(start))
                         tx.commit()
-                        return applied
+                        return result
                     if kind != "schema":
                         b.locking.fence(tx)
                     tx.commit()
@@ -93,23 +106,40 @@ def _apply(b: Neo4jBackend, migration: Migration) -> Applied:
             if risky and kind == "schema":
                 after_unfenced(b, session, migration)
         with _stoppable(b):
-            return session.execute_write(neo4j.unit_of_work(metadata=b.meta)(
-                lambda tx: _record(b, tx, migration, _ms(start))))
+            return session.execute_write(neo4j.unit_of_work(metadata=b.meta)(lambda tx: last_write(tx, _ms(start))))
+
+
+def _props(b: Neo4jBackend, migration: Migration, ms: int) -> dict[str, Any]:
+    return {"version": migration.version, "description": migration.description, "script": migration.script,
+            "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": b.owner,
+            DOWN: kept_down(migration)}
+
+
+_CREATE = f"CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime()"
 
 
 def _record(b: Neo4jBackend, tx: Any, migration: Migration, ms: int) -> Applied:
     """The history node, written only if this runner's lease holds (the fence in the same query)."""
-    props = {"version": migration.version, "description": migration.description, "script": migration.script,
-             "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": b.owner}
     sent = clock()
-    record = tx.run(FENCE + f" CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime() RETURN m",
-                    props=props, owner=b.owner, lease=b.lease_ms).single()
+    record = tx.run(f"{FENCE} {_CREATE} RETURN m", props=_props(b, migration, ms), owner=b.owner,
+                    lease=b.lease_ms).single()
     if record is None:
         raise LockLost(b.name, f"the lease ran out before {migration.script} was recorded (its transaction "
                        f"was rolled back); the lock is now held by {b.holder_or_unknown()}")
     b.known[migration.version] = dict(record["m"])
     b.locking.confirmed(sent)
     return as_applied(record["m"])
+
+
+def _forget(b: Neo4jBackend, tx: Any, migration: Migration) -> None:
+    """The history node removed, only if this runner's lease holds (the fence in the same query)."""
+    sent = clock()
+    if tx.run(FENCE + f" WITH l OPTIONAL MATCH (m:{HISTORY} {{version: $version}}) DELETE m RETURN count(l) AS n",
+              version=migration.version, owner=b.owner, lease=b.lease_ms).single() is None:
+        raise LockLost(b.name, f"the lease ran out before the revert of {migration.script} was recorded (its "
+                       f"transaction was rolled back); the lock is now held by {b.holder_or_unknown()}")
+    b.known.pop(migration.version, None)
+    b.locking.confirmed(sent)
 
 
 @contextmanager
@@ -151,3 +181,18 @@ def _run_auto(b: Neo4jBackend, session: Any, migration: Migration, stmt: CypherS
 
 def _ms(start: float) -> int:
     return round((time.perf_counter() - start) * 1000)
+
+
+def script(b: Neo4jBackend, migration: Migration) -> list[str]:
+    """A file's statements in the transactions dbinit groups them into, and its history node (the
+    fence and the measured time as dbinit sends them: in the history node's query, as parameters)."""
+    out = [f"\n// {migration.label} {migration.description} ({migration.script}, {migration.phase})"]
+    for kind, statements in groups(parse(migration)):
+        out.append(f"// a {'schema' if kind == 'schema' else 'CALL IN TRANSACTIONS' if kind == 'auto' else 'data'} "
+                   "transaction:" if kind != "read" else "// reads:")
+        out += [stmt.text + ";" for stmt in statements]
+    props = ", ".join(f"{k}: {json.dumps(v)}" for k, v in _props(b, migration, 0).items() if v is not None)
+    out += [f"// with the last writes, fenced: {FENCE}",
+            _CREATE.replace("$props", "{" + props.replace("execution_ms: 0", "execution_ms: 0 /* measured */") + "}")
+            + ";"]
+    return out

@@ -14,12 +14,18 @@ from ...errors import ConnectionLost, DbinitError, MigrationFailed
 from ...history import Applied
 from ...migration import Migration
 from . import apply as applying
-from .apply import FIELDS, as_applied
+from .apply import DOWN, FIELDS, as_applied
 from .lock import LOCK, NodeLock
 from .precheck import precheck
 from .restore import HISTORY
 from .server_errors import classify_connect_error, unavailable
 from .settings import Neo4jSettings
+
+
+# The uniqueness constraints the lock and the history stand on.
+CONSTRAINTS = tuple(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
+                    for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"),
+                                              (LOCK, "name", "dbinit_lock_name")))
 
 
 class Neo4jBackend(Backend):
@@ -72,9 +78,8 @@ class Neo4jBackend(Backend):
         def racing(e: Exception) -> bool:  # racing runners may collide creating the same constraint
             return isinstance(e, TransientError) or isinstance(e, ClientError) and "AlreadyExists" in (e.code or "")
 
-        for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"), (LOCK, "name", "dbinit_lock_name")):
-            retry.again(lambda: self.query(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE "
-                                           f"n.{prop} IS UNIQUE"), tries=5, when=racing, pause=lambda n: 0.1)
+        for statement in CONSTRAINTS:
+            retry.again(lambda: self.query(statement), tries=5, when=racing, pause=lambda n: 0.1)
         self._constraints_made = True
 
     def translate(self, error: Exception) -> DbinitError | None:
@@ -97,6 +102,19 @@ class Neo4jBackend(Backend):
 
     def apply(self, migration: Migration) -> Applied:
         return applying.apply(self, migration)
+
+    def revert(self, migration: Migration, down: Migration) -> None:
+        applying.revert(self, migration, down)
+
+    def script(self, migrations: list[Migration]) -> list[str]:
+        return [f"// Lock: the node (:{LOCK} {{name: 'migrations'}}) owned by this runner, a lease of "
+                f"{self.lease_ms} ms renewed while held", *(c + ";" for c in CONSTRAINTS),
+                *(line for m in migrations for line in applying.script(self, m))]
+
+    def kept_downs(self, versions: list[str]) -> dict[str, str]:
+        rows = self.query(f"MATCH (m:{HISTORY}) WHERE m.version IN $versions AND m.{DOWN} IS NOT NULL "
+                          f"RETURN m.version AS version, m.{DOWN} AS down", versions=versions)
+        return {r["version"]: r["down"] for r in rows}
 
     def describe(self, migration: Migration, elapsed: float) -> Progress:
         """The running transaction of this runner, as SHOW TRANSACTIONS has it."""

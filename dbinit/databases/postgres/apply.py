@@ -13,7 +13,7 @@ from psycopg import sql as pgsql
 from ... import log
 from ...errors import ConnectionLost, MigrationFailed
 from ...history import Applied
-from ...migration import Migration, Statement
+from ...migration import Migration, Statement, kept_down
 from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, timeouts, with_lock_retries
 from .locking import TABLE
 from .server_errors import describe_error, last_words
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .backend import PostgresBackend
 
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
+DOWN = "down_script"  # the down script's text, kept for a rollback from an image without the file
 
 
 def row_of(result: psycopg.Cursor[tuple[Any, ...]] | tuple[Any, ...] | None) -> tuple[Any, ...]:
@@ -41,10 +42,10 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgs
     # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
     values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
                                                       migration.checksum)))
-    return pgsql.SQL("INSERT INTO {} ({}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
-                     "::int, {}, {}) RETURNING {}").format(
-        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), values, pgsql.Literal(success), pgsql.Literal(b.owner),
-        pgsql.SQL(COLUMNS))
+    return pgsql.SQL("INSERT INTO {} ({}, {}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
+                     "::int, {}, {}, {}) RETURNING {}").format(
+        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values, pgsql.Literal(success),
+        pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), pgsql.SQL(COLUMNS))
 
 
 def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript, tail: pgsql.Composable,
@@ -237,3 +238,22 @@ def revert(b: PostgresBackend, migration: Migration, down: Migration) -> None:
         _run_each(b, down, script, [])
         b.connection.execute(b.reset)
         b.connection.execute(forget)
+
+
+def script(b: PostgresBackend, migrations: list[Migration]) -> list[str]:
+    """What applying `migrations` sends, as a script for `psql -1 -f`: the history table, each file's
+    statements (pg_dump's COPY rows with them) and its history row; the lock, the fence and the
+    timeouts, which belong to dbinit's own session, as comments."""
+    out = ["-- for review, or for psql -1 -f on a copy of the database: one transaction for all of it,",
+           f"-- where dbinit gives each file its own. Lock: {b.locking.shown}",
+           *(s + ";" for s in b.history_storage())]
+    for m in migrations:
+        parsed = _left_to_dbinit(b, m, parse(m))
+        how = "in one transaction with its history row" if parsed.transactional else \
+            "no-transaction: each statement on its own (cannot run under psql -1)"
+        out.append(f"\n-- {m.label} {m.description} ({m.script}, {m.phase}), {how}; each try: "
+                   + " ".join(timeouts(b, int(b.settings.lock_timeout * 1000), "LOCAL").split()))
+        for stmt in parsed.statements:
+            out.append(stmt.text + ";" + (f"\n{stmt.copy}\\." if stmt.copy is not None else ""))
+        out.append(_history_row(b, m, True).as_string(b.connection) + ";")
+    return out

@@ -12,7 +12,7 @@ from ...history import Applied
 from ...migration import Migration
 from . import apply as applying
 from .activity import Activity
-from .apply import COLUMNS, row_of
+from .apply import COLUMNS, DOWN, row_of
 from .locking import TABLE, AdvisoryLock, LeaseRowLock
 from .server_errors import classify_connect_error, describe_error, last_words
 from .settings import PostgresSettings
@@ -127,11 +127,10 @@ class PostgresBackend(Backend):
         rows = self.connection.execute(f"SELECT {COLUMNS} FROM {table}").fetchall()
         return [Applied(*row) for row in rows]
 
-    def prepare(self) -> None:
-        self.connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        if (legacy := self._legacy_table()) is not None:
-            self.connection.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
-        self.connection.execute(f"""CREATE TABLE IF NOT EXISTS {self.table} (
+    def history_storage(self) -> list[str]:
+        """The statements that make the history table where it is missing."""
+        return [f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
+                f"""CREATE TABLE IF NOT EXISTS {self.table} (
             version text PRIMARY KEY,
             description text NOT NULL,
             script text NOT NULL,
@@ -139,10 +138,33 @@ class PostgresBackend(Backend):
             applied_at timestamptz NOT NULL DEFAULT now(),
             execution_ms integer NOT NULL,
             success boolean NOT NULL,
-            applied_by text NOT NULL)""")
+            applied_by text NOT NULL,
+            {DOWN} text)""", f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {DOWN} text"]
+
+    def prepare(self) -> None:
+        schema, table, column = self.history_storage()
+        self.connection.execute(schema)
+        if (legacy := self._legacy_table()) is not None:
+            self.connection.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
+        self.connection.execute(table)
+        # A table made by dbinit 0.2 gets the column once; the check keeps its lock off every later run.
+        if row_of(self.connection.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
+                                          "AND attname = %s AND NOT attisdropped", (self.table, DOWN)))[0] == 0:
+            self.connection.execute(column)
 
     def apply(self, migration: Migration) -> Applied:
         return applying.apply(self, migration)
+
+    def script(self, migrations: list[Migration]) -> list[str]:
+        return applying.script(self, migrations)
+
+    def kept_downs(self, versions: list[str]) -> dict[str, str]:
+        # to_jsonb: a table of dbinit 0.2 has no such column, and then nothing is kept.
+        if row_of(self.connection.execute("SELECT to_regclass(%s)", (self.table,)))[0] is None:
+            return {}
+        rows = self.connection.execute(f"SELECT version, to_jsonb(h) ->> '{DOWN}' FROM {self.table} h "
+                                       "WHERE version = ANY(%s)", (versions,)).fetchall()
+        return {version: text for version, text in rows if text is not None}
 
     def revert(self, migration: Migration, down: Migration) -> None:
         """Run a down script and remove the migration's history row, in one transaction where allowed."""

@@ -46,7 +46,8 @@ def dbinit_postgres_factory(request: pytest.FixtureRequest, dbinit_result: Any) 
     admin("CREATE DATABASE {}", template)
     made.append(template)
     template_url = make_conninfo(base, dbname=template)
-    api.migrate(directory, env={**os.environ, "POSTGRES_URL": template_url}, from_environment=False)
+    api.migrate(directory, env={**os.environ, "POSTGRES_URL": template_url}, from_environment=False,
+                post_deploy=True)
 
     def new_database() -> str:
         name = f"dbinit_test_{secrets.token_hex(6)}"

@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import Problem
 from ...migration import Migration
+from ...phase import marker
 
 RULES = {
     "require-concurrent-index-creation": "CREATE INDEX CONCURRENTLY IF NOT EXISTS in a '-- dbinit: no-transaction' file",
@@ -41,6 +42,9 @@ RULES = {
     "ban-drop-database": "drop databases outside migrations",
     "ban-drop-not-null": "make sure no running version writes NULLs it cannot read back",
 }
+# What breaks the version still serving while a pre-deploy file runs, and is safe once no instance
+# of it is left: allowed in post-deploy files, where these belong.
+BREAKS_RUNNING_VERSION = {"ban-drop-column", "renaming-column", "renaming-table", "ban-drop-table", "ban-drop-not-null"}
 # `-- dbinit: allow RULE[, RULE…]: reason` right above a statement; at the top of the file, followed
 # by a blank line, for the whole file.
 ALLOW = re.compile(r"--\s*dbinit:\s*allow\s+(?P<rules>[a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*)\s*(?::\s*(?P<reason>\S.*))?")
@@ -89,6 +93,7 @@ def lint(files: list[Migration]) -> list[Problem] | None:
     if binary is None:
         return None
     scripts = {m.path: (m, parse(m)) for m in files}
+    post_deploy = {m.path for m in files if m.post_deploy}
     findings: list[dict[str, Any]] = []
     for transactional in (True, False):
         paths = [str(p) for p, (_, s) in scripts.items() if s.transactional == transactional and s.statements]
@@ -109,6 +114,13 @@ def lint(files: list[Migration]) -> list[Problem] | None:
         statement = starts[max(0, bisect.bisect_right(starts, line) - 1)]  # the finding may point inside it
         if rule in whole or rule in per_line.get(statement, ()):
             continue
-        problems.append(Problem(path, f"{rule}: {f['message']} Safer: {RULES[rule]}; or, if it is safe here, "
+        if rule in BREAKS_RUNNING_VERSION:
+            if path in post_deploy:
+                continue
+            safer = f"move this to a post-deploy migration ('{marker('--')}' at its top), which runs once no " \
+                    f"instance of the previous version is left; or {RULES[rule]}"
+        else:
+            safer = RULES[rule]
+        problems.append(Problem(path, f"{rule}: {f['message']} Safer: {safer}; or, if it is safe here, "
                                 f"'-- dbinit: allow {rule}: <why>' above the statement", line))
     return problems

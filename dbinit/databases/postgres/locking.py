@@ -33,11 +33,19 @@ class AdvisoryLock:
         self.backend = backend
         self.key: int | None = None
 
+    def _key(self) -> int:
+        name = f"{self.backend.connection.info.dbname}.{self.backend.schema}.{TABLE}"
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    @property
+    def shown(self) -> str:
+        """The lock as the script before a run shows it."""
+        return f"SELECT pg_try_advisory_lock({self._key()}), polled until true; held until the session ends"
+
     def take(self) -> bool:
         conn = self.backend.connection
         if self.key is None:
-            digest = hashlib.sha256(f"{conn.info.dbname}.{self.backend.schema}.{TABLE}".encode()).digest()
-            self.key = int.from_bytes(digest[:8], "big", signed=True)
+            self.key = self._key()
             if conn.info.server_version >= 140000:
                 # The server abandons (rolls back) a vanished runner's migration within a second,
                 # instead of running it to its end before the session, and the lock, are freed.
@@ -112,6 +120,11 @@ class LeaseRowLock:
         except psycopg.errors.LockNotAvailable:
             return False
         return row is not None
+
+    @property
+    def shown(self) -> str:
+        return (f"INSERT INTO {self.table} ('migrations', <this runner>, a lease of {self.backend.lease_ms} ms), "
+                "polled until free or expired; renewed while held")
 
     def holder(self) -> str:
         row = self.backend.connection.execute(

@@ -227,6 +227,19 @@ class RedisBackend(Backend):
             raise ConnectionLost(self.name, str(e), migration.path) from None
         return applied
 
+    def script(self, migrations: list[Migration]) -> list[str]:
+        """Each file's commands as written, in the MULTI/EXEC dbinit sends them in with the history entry."""
+        out = [f"# Lock: SET {self.lock_key} <this runner> NX PX {self.lease_ms}, polled; each MULTI/EXEC below runs "
+               f"under WATCH {self.lock_key}, and only while this runner holds it"]
+        for m in migrations:
+            lines = m.text.split("\n")
+            applied = Applied(m.version, m.description, m.script, m.checksum, datetime.now(timezone.utc), 0, True,
+                              self.owner)
+            out += [f"\n# {m.label} {m.description} ({m.script}, {m.phase}): the keys it touches saved first (DUMP), "
+                    "put back if a command fails", "MULTI", *(lines[c.line - 1].strip() for c in parse(m)),
+                    f"HSET {self.history_key} {m.version} {json.dumps(_encode(applied))}", "EXEC"]
+        return out
+
     def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         """A pipeline that hands replies back raw: redis-py's reply parsers know nothing of the
         commands a user's file may hold (and choke on some, such as COMMAND GETKEYS)."""

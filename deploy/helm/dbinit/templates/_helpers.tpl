@@ -58,3 +58,31 @@ volumeMounts:
 {{- define "dbinit.initContainer" -}}
 {{ include "dbinit.container" (dict "root" . "args" .Values.initContainer.args) }}
 {{- end -}}
+
+
+{{/* A hook Job running dbinit with .args: the migrate, post-deploy and rollback Jobs. */}}
+{{- define "dbinit.job" -}}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ include "dbinit.name" .root }}{{ .suffix }}
+  labels: {{- include "dbinit.labels" .root | nindent 4 }}
+  annotations:
+    helm.sh/hook: {{ .hook }}
+    helm.sh/hook-weight: "0"
+    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+spec:
+  backoffLimit: {{ .root.Values.job.backoffLimit }}
+  activeDeadlineSeconds: {{ .root.Values.job.activeDeadlineSeconds }}
+  template:
+    metadata:
+      labels: {{- include "dbinit.labels" .root | nindent 8 }}
+    spec:
+      restartPolicy: Never
+      securityContext: {{- toYaml .root.Values.podSecurityContext | nindent 8 }}
+      containers:
+        - {{- include "dbinit.container" (dict "root" .root "args" .args) | nindent 10 }}
+      {{- with include "dbinit.volumes" .root }}
+      volumes: {{- . | nindent 8 }}
+      {{- end }}
+{{- end -}}
