@@ -99,13 +99,14 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
 
 def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
             from_environment: bool = False, settings: Settings | None = None, dry_run: bool = False,
-            post_deploy: bool = False, out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
+            post_deploy: bool = False, placeholders: Mapping[str, str] | None = None, out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
             **targets: Target) -> Result:
     """Wait, lock, apply every pending migration; what `dbinit migrate` does. Pending post-deploy
-    migrations are left for a call with `post_deploy=True` (but on a database with no history)."""
+    migrations are left for a call with `post_deploy=True` (but on a database with no history).
+    `placeholders` fill ${name} in the files (with DBINIT_PLACEHOLDER_* of `env`)."""
     runner = Runner(_settings("migrate", migrations, settings, from_environment, env, targets,
                               out_of_order=out_of_order, wait_timeout=_text(wait_timeout),
-                              lock_timeout=_text(lock_timeout)))
+                              lock_timeout=_text(lock_timeout), placeholders=placeholders))
     done = runner.migrate(dry_run=dry_run, post_deploy=post_deploy)
     return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
 

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--wait-timeout", metavar="SECONDS", help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
     common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
     common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
+    common.add_argument("--placeholder", action="append", metavar="NAME=VALUE", default=[],
+                        help="fills ${NAME} in the migration files (DBINIT_PLACEHOLDER_NAME); repeat for several")
 
     parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -69,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("description")
     n.add_argument("--post-deploy", action="store_true",
                    help="a post-deploy migration: runs once the new version of the application is rolled out")
+    n.add_argument("--repeatable", action="store_true",
+                   help="a repeatable file, R-<description>: applied again whenever it changes (views, functions, "
+                        "reference data, Redis Functions)")
     b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
     b.add_argument("database", choices=registry.names())
     b.add_argument("--to", required=True, metavar="VERSION")
@@ -88,6 +93,17 @@ def _status_table(plans: list[Plan]) -> str:
     return "\n".join(lines)
 
 
+def _pairs(given: list[str]) -> dict[str, str]:
+    """--placeholder NAME=VALUE options, by name."""
+    pairs = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise UsageError(f"--placeholder takes NAME=VALUE, not {name!r}")
+        pairs[name] = value
+    return pairs
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> NoReturn:
     raise Interrupted(signum)
 
@@ -104,14 +120,15 @@ def run(argv: list[str], report: RunReport) -> int:
     report.command = args.command
     targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
     settings = load(migrations=args.migrations, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
-                    log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None), **targets)
+                    log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
+                    placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     runner = Runner(settings, report)
     if args.command == "migrate":
         if args.script and not args.dry_run:
             raise UsageError("--script shows what would run: use it with --dry-run")
         runner.migrate(dry_run=args.dry_run, post_deploy=args.post_deploy, to=args.to,
-                       script=(lambda text: print(text, end="")) if args.script else None)
+                       script=(lambda text: print(log.redact(text), end="")) if args.script else None)
     elif args.command == "wait":
         runner.wait_migrated() if args.migrated else runner.wait()
     elif args.command == "check":
@@ -136,7 +153,8 @@ def run(argv: list[str], report: RunReport) -> int:
     elif args.command == "hash":
         print(runner.hash())
     elif args.command == "new":
-        for path in runner.new(args.database, args.description, post_deploy=args.post_deploy):
+        for path in runner.new(args.database, args.description, post_deploy=args.post_deploy,
+                               repeatable=args.repeatable):
             print(path)
     elif args.command == "baseline":
         runner.baseline(args.database, args.to)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from . import registry
 from .errors import InvalidMigrations, Problem
@@ -16,15 +17,19 @@ class Report:
     lint_skipped: bool = False  # a database's lint tool is not installed
 
 
-def check(migrations: list[Migration], downs: bool = True, lint: str = "off") -> Report:
-    """Parse every file (and, for validate, every down file), then lint them by the databases that
-    have a lint (`lint`: off, warn, or error); raise one InvalidMigrations listing every problem."""
+def check(migrations: list[Migration], downs: bool = True, lint: str = "off",
+          placeholders: Mapping[str, str] | None = None) -> Report:
+    """Parse every file (and, for validate, every down file, its placeholders filled from
+    `placeholders`), then lint them by the databases that have a lint (`lint`: off, warn, or
+    error); raise one InvalidMigrations listing every problem."""
     report, problems = Report(), []
     for m in migrations:
         database = registry.get(m.db)
-        scripts = [m, down_of(m)] if downs and m.down is not None else [m]
+        scripts = [m] if not downs or m.down is None else [m, down_of(m)]
         for script in scripts:
             try:
+                if script is not m:
+                    script = database.fill(script, placeholders or {})
                 if not database.parse(script) and script is m:
                     report.empty.append(m)
                 report.warnings += database.warnings(script)

@@ -23,6 +23,13 @@ class Env:
         return value if value else None
 
     def secret(self, name: str) -> str | None:
+        """A variable or its _FILE twin, registered for redaction."""
+        value = self.twin(name)
+        log.add_secret(value)
+        return value
+
+    def twin(self, name: str) -> str | None:
+        """A variable, or the content of the file its _FILE twin names (one of the two)."""
         value, file_var = self.get(name), f"{name}_FILE"
         path = self.get(file_var)
         if value is not None and path is not None:
@@ -33,7 +40,6 @@ class Env:
             except (OSError, UnicodeDecodeError) as e:
                 reason = e.strerror if isinstance(e, OSError) else "not UTF-8"
                 raise ConfigError(f"{file_var} names a file that cannot be read ({reason}): {path}") from None
-        log.add_secret(value)
         return value
 
     def seconds(self, name: str, default: float, flag: tuple[str, str | None] = ("", None),

@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable, Mapping
 
 from . import phase, registry
 from .errors import InvalidMigrations, Problem
-from .migration import INIT_VERSION, Migration, read_text
+from .migration import INIT_VERSION, REPEATABLE, Migration, read_text
 
 
 @dataclass
@@ -30,6 +31,26 @@ class Catalog:
     @classmethod
     def empty(cls) -> Catalog:
         return cls({db: [] for db in registry.names()}, {})
+
+    def filled(self, values: Mapping[str, str], only: Callable[[Migration], bool] | None = None) -> Catalog:
+        """Every file (or those `only` picks) with its placeholders filled; one InvalidMigrations
+        listing every problem."""
+        problems: list[Problem] = []
+
+        def fill(m: Migration) -> Migration:
+            if only is not None and not only(m):
+                return m
+            try:
+                return registry.get(m.db).fill(m, values)
+            except InvalidMigrations as e:
+                problems.extend(e.problems)
+                return m
+
+        catalog = Catalog({db: [fill(m) for m in ms] for db, ms in self.migrations.items()},
+                          {db: fill(m) for db, m in self.init.items()})
+        if problems:
+            raise InvalidMigrations(problems)
+        return catalog
 
 
 def version_key(db: str, version: str) -> tuple[object, ...]:
@@ -132,10 +153,18 @@ def slug(description: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", description.lower()).strip("-")
 
 
-def new_paths(directory: Path, catalog: Catalog, db: str, description: str, today: date) -> list[Path]:
-    """Names for a new migration: the next free version in the database's naming scheme."""
+def new_paths(directory: Path, catalog: Catalog, db: str, description: str, today: date,
+              repeatable: bool = False) -> list[Path]:
+    """Names for a new migration: the next free version in the database's naming scheme, or a
+    repeatable file's R-<description>."""
     name = slug(description)
     if not name:
         raise ValueError("the description needs at least one letter or digit")
     folder = directory / db if (directory / db).is_dir() else directory
-    return [folder / n for n in registry.get(db).naming.new_names(catalog.migrations.get(db, []), name, today)]
+    naming = registry.get(db).naming
+    existing = catalog.migrations.get(db, [])
+    if repeatable:
+        if any(m.version == f"{REPEATABLE}{name}" for m in existing):
+            raise ValueError(f"there is a repeatable {db} file {REPEATABLE}{name} already; edit it")
+        return [folder / f"{REPEATABLE}{name}{naming.extension}"]
+    return [folder / n for n in naming.new_names([m for m in existing if not m.repeatable], name, today)]

@@ -27,6 +27,7 @@ class State(enum.StrEnum):
     PENDING = "Pending", True, False, False
     APPLIED = "Applied", True, True, False
     CHANGED = "Changed", True, True, False  # applied, and its file differs since
+    OUTDATED = "Outdated", True, True, False  # a repeatable file applied, and changed since: pending again
     MISSING = "Missing", False, True, False  # applied, and its file is gone
     FAILED = "Failed", None, True, True  # a no-transaction file failed partway, with or without its file
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import InvalidMigrations, Problem
 
 INIT_VERSION = "init"  # the version of a baseline script (init/), which sorts before every other
+REPEATABLE = "R-"  # a repeatable file's name and version begin so: R-<description>, after every versioned one
 # NUL and the other C0 control characters but tab, line feed, form feed and carriage return.
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 
@@ -24,6 +25,7 @@ class Migration:
     checksum: str
     down: Path | None = None
     post_deploy: bool = False  # runs once the new version of the application is rolled out (phase.py)
+    parameters: tuple[tuple[str, str], ...] = ()  # query parameters its placeholders became (placeholders.py)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -34,6 +36,12 @@ class Migration:
     @property
     def script(self) -> str:
         return self.path.name
+
+    @property
+    def repeatable(self) -> bool:
+        """Applied again whenever its text changes (views, functions, reference data), after the
+        versioned files of its database."""
+        return self.version.startswith(REPEATABLE)
 
     @property
     def phase(self) -> str:

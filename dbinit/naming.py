@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 from .errors import InvalidMigrations, Problem
-from .migration import Migration
+from .migration import REPEATABLE, Migration
 
 DESCRIPTION = r"(?P<desc>[\w.]+(?:-[\w.]+)*)"
 
@@ -38,7 +38,16 @@ class Naming:
     def down_suffix(self) -> str | None:
         return self.suffixes[1] if len(self.suffixes) > 1 else None
 
+    @property
+    def extension(self) -> str:
+        return "." + self.suffixes[0].rsplit(".", 1)[1]
+
     def parse(self, path: Path) -> Name:
+        """A versioned file's name, or a repeatable one's (R-<description>.sql: its version is its name)."""
+        if r := re.fullmatch(rf"{REPEATABLE}{DESCRIPTION}{re.escape(self.extension)}", path.name):
+            parts = [s for s in self.suffixes if s != self.extension]  # -up.sql, -down.sql: not a repeatable's
+            if not re.match(r"\d+-", r["desc"]) and not path.name.endswith(tuple(parts)):
+                return Name(f"{REPEATABLE}{r['desc']}", f"{REPEATABLE}{r['desc']}", r["desc"], False)
         m = self.pattern.fullmatch(path.name)
         if not m:
             raise InvalidMigrations([Problem(path, self.problem(path.name))])
@@ -50,6 +59,13 @@ class Naming:
         if re.search(r"\s", name):
             return f"has white space in its name; expected {self.expected}"
         stem = name.rsplit(".", 1)[0]
+        repeatable = f"{REPEATABLE}<description>{self.extension}"
+        if re.fullmatch(r"R-?\d+-.+", stem):
+            return f"a repeatable file has no version: name it {repeatable}, or give a versioned file {self.expected}"
+        if re.fullmatch(r"R-.+-(up|down)(\.\w+)?", stem):
+            return f"a repeatable file has no up or down part: name it {repeatable}"
+        if re.fullmatch(r"r-.+", stem):
+            return f"the R of a repeatable file must be upper-case: {repeatable}"
         for pattern, say in self.hints:
             if re.fullmatch(pattern, stem):
                 return say.format(expected=self.expected)

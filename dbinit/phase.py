@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import InvalidMigrations, Problem
 
 POST_DEPLOY = "post-deploy"
-_KNOWN = ("post-deploy", "no-transaction")
+_KNOWN = ("post-deploy", "no-transaction", "placeholders-in-checksum")
 
 
 def marker(comment: str) -> str:

@@ -6,7 +6,7 @@ from typing import Collection
 
 from .errors import InvalidMigrations, MigrationFailed, Problem
 from .history import NEEDS_REPAIR, Applied, State
-from .migration import INIT_VERSION, Migration
+from .migration import INIT_VERSION, REPEATABLE, Migration
 from .registry import version_key, version_label
 
 __all__ = ["Applied", "Entry", "Plan", "State", "reconcile", "to_baseline", "to_revert", "to_roll_back",
@@ -48,7 +48,7 @@ class Plan:
     @property
     def _unapplied(self) -> list[Migration]:
         cap = None if self.upto is None else version_key(self.db, self.upto)
-        return [e.migration for e in self.of(State.PENDING) if e.migration is not None
+        return [e.migration for e in self.of(State.PENDING, State.OUTDATED) if e.migration is not None
                 and (cap is None or e.migration.key <= cap)]
 
     @property
@@ -89,7 +89,7 @@ def _state(migration: Migration | None, applied: Applied | None) -> State:
     if migration is None:
         return State.MISSING
     if migration.version != INIT_VERSION and migration.checksum != applied.checksum:
-        return State.CHANGED
+        return State.OUTDATED if migration.repeatable else State.CHANGED
     return State.APPLIED
 
 
@@ -109,10 +109,11 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
         label = m.label if m else version_label(db, version)
         description = m.description if m else a.description if a else ""
         entries.append(Entry(db, version, label, description, _state(m, a), m, a))
-    newest = max((version_key(db, a.version) for a in history if a.version != INIT_VERSION), default=None)
-    newest_post = max((version_key(db, e.version) for e in entries
-                       if e.applied is not None and e.migration is not None and e.migration.post_deploy), default=None)
-    late = [e for e in entries if e.state is State.PENDING and e.migration is not None
+    newest = max((version_key(db, a.version) for a in history
+                  if a.version != INIT_VERSION and not a.version.startswith(REPEATABLE)), default=None)
+    newest_post = max((version_key(db, e.version) for e in entries if e.applied is not None and e.migration is not None
+                       and e.migration.post_deploy and not e.migration.repeatable), default=None)
+    late = [e for e in entries if e.state is State.PENDING and e.migration is not None and not e.migration.repeatable
             and (bound := newest_post if e.migration.post_deploy else newest) is not None
             and version_key(db, e.version) < bound]
     fresh = all(a.version == INIT_VERSION for a in history)
@@ -124,7 +125,7 @@ def to_revert(plan: Plan, target: str) -> list[Entry]:
     baseline script."""
     above = version_key(plan.db, target)
     return [e for e in reversed(plan.entries) if e.applied is not None and e.version != INIT_VERSION
-            and version_key(plan.db, e.version) > above]
+            and not e.version.startswith(REPEATABLE) and version_key(plan.db, e.version) > above]
 
 
 def without_down(entries: list[Entry], kept: Collection[str]) -> list[Entry]:
@@ -138,7 +139,8 @@ def to_roll_back(plan: Plan) -> list[Entry]:
     have, above the newest applied one it has (a file gone from below that, a squash say, stays)."""
     kept = [e.version for e in plan.entries if e.applied is not None and e.migration is not None]
     floor = version_key(plan.db, kept[-1]) if kept else None
-    return [e for e in reversed(plan.of(State.MISSING)) if floor is None or version_key(plan.db, e.version) > floor]
+    return [e for e in reversed(plan.of(State.MISSING)) if not e.version.startswith(REPEATABLE)
+            and (floor is None or version_key(plan.db, e.version) > floor)]
 
 
 def to_baseline(migrations: list[Migration], history: list[Applied], init: Migration | None,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .errors import Problem
-from .migration import INIT_VERSION, Migration
+from .migration import INIT_VERSION, REPEATABLE, Migration
 from .naming import Naming
 
 if TYPE_CHECKING:
@@ -40,6 +40,12 @@ class Flag:
 
 def _no_warnings(migration: Migration) -> list[Problem]:
     return []
+
+
+def _plain(migration: Migration, values: Mapping[str, str]) -> Migration:
+    from .placeholders import fill
+
+    return fill(migration, values, {})
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,12 @@ class Database:
     lint: Callable[[list[Migration]], list[Problem] | None] | None = None
     api_env: Mapping[str, tuple[str, Callable[[Any], str]]] = field(default_factory=dict)  # API keyword → variable
     server_check: str | None = None  # what its backend's precheck asks of the server, as `validate` says it
+    # Its placeholders filled (placeholders.py), with the quoting forms its language has.
+    fill: Callable[[Migration, Mapping[str, str]], Migration] = _plain
 
     @property
     def extension(self) -> str:
-        return "." + self.naming.suffixes[0].rsplit(".", 1)[1]
+        return self.naming.extension
 
 
 _registered: dict[str, Database] = {}
@@ -100,10 +108,15 @@ def names() -> list[str]:
 
 
 def version_key(db: str, version: str) -> tuple[object, ...]:
-    """Sort key: a baseline script first, then the database's own order of versions."""
-    return (0,) if version == INIT_VERSION else (1, *get(db).naming.key(version))
+    """Sort key: a baseline script first, then the database's own order of versions, then the
+    repeatable files by name."""
+    if version == INIT_VERSION:
+        return (0,)
+    if version.startswith(REPEATABLE):
+        return (2, version)
+    return (1, *get(db).naming.key(version))
 
 
 def version_label(db: str, version: str) -> str:
     """How a version is shown when no file spells it (a missing migration)."""
-    return version if version == INIT_VERSION else get(db).naming.label(version)
+    return version if version == INIT_VERSION or version.startswith(REPEATABLE) else get(db).naming.label(version)

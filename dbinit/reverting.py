@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Mapping
 
 from . import content, log, registry
 from .contract import Backend, Prechecks, Reverts
@@ -14,7 +15,7 @@ from .plan import Entry, without_down
 from .report import RunReport
 
 
-def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport) -> None:
+def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport, placeholders: Mapping[str, str]) -> None:
     """Each backend's entries reverted, newest first, the databases in the reverse of the order of
     applying; nothing at all when any of them cannot be (no down script, a forward-only database,
     a down script that does not parse)."""
@@ -37,7 +38,9 @@ def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport) -> None:
                                  f"{e.label} has no down file ({suffixes[1]}) and no down script kept in the "
                                  "history; nothing was reverted") for e in without]
         else:
-            downs.append((backend, [down_script(e, kept, suffixes) for e in entries]))
+            fill = registry.get(backend.name).fill
+            downs.append((backend, [(m, fill(d, placeholders)) for m, d in (down_script(e, kept, suffixes)
+                                                                            for e in entries)]))
     if problems:
         raise InvalidMigrations(problems)
     for backend, pairs in downs:  # every down script checked before the first is run

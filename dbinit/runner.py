@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import content, files, hooks, integrity, log, phase, readiness, registry, retry, reverting, targets
+from . import content, files, hooks, integrity, log, phase, placeholders, readiness, registry, retry, reverting, targets
 from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Scripts
 from .errors import ConfigError, DbinitError, MigrationFailed, NotReady, UsageError
 from .files import Catalog
@@ -82,8 +82,9 @@ class Runner:
     def validate(self, servers: bool = False) -> content.Report:
         """The files checked offline; with `servers`, also by each configured server that can
         judge them (Neo4j plans every statement), without a lock and changing nothing."""
-        catalog = self._intact(files.discover(self.settings.migrations, self.settings.init))
-        report = content.check(catalog.all(), lint=self.settings.lint)
+        values = self.settings.placeholders
+        catalog = self._intact(files.discover(self.settings.migrations, self.settings.init)).filled(values)
+        report = content.check(catalog.all(), lint=self.settings.lint, placeholders=values)
         for m in report.empty:
             log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
         self._log_findings("validate", report)
@@ -113,8 +114,13 @@ class Runner:
         return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name), post_deploy,
                               (upto or {}).get(b.name))) for b in backends]
 
+    def _state(self, catalog: Catalog) -> Catalog:
+        """The files as far as their state needs them: a repeatable file whose checksum covers its
+        placeholders' values is filled; the others' checksums are of the file as written."""
+        return catalog.filled(self.settings.placeholders, only=placeholders.checksummed)
+
     def status(self) -> list[Plan]:
-        catalog = self.catalog()
+        catalog = self._state(self.catalog())
         with self.connected(self.settings.configured()) as backends:
             return [plan for _, plan in self._plans(catalog, backends)]
 
@@ -127,7 +133,7 @@ class Runner:
 
     def check(self) -> list[Plan]:
         """Files versus history without the lock and without writing: what `migrate` would do."""
-        catalog = self._intact(self.catalog())
+        catalog = self._state(self._intact(self.catalog()))
         with self.connected(self.settings.configured()) as backends:
             plans = self._checked(catalog, backends)
         for plan in plans:
@@ -138,7 +144,7 @@ class Runner:
         """Until nothing is pending (migrated elsewhere: a Job, a Helm hook), or the deadline:
         NotReady naming what is still pending. No lock, no writes; the history is read again every
         half second over the same connections, with a progress line every few seconds."""
-        catalog = self.catalog()
+        catalog = self._state(self.catalog())
         with self.connected(self.settings.configured()) as backends:
             pending: list[str] = []
 
@@ -177,7 +183,7 @@ class Runner:
         Pending post-deploy files are left for a run with `post_deploy` (but on a new database); `to`
         (VERSION or DATABASE=VERSION) stops a database at that version. A dry run hands `script`
         what each database would be sent."""
-        catalog = self._intact(self.catalog())
+        catalog = self._intact(self.catalog()).filled(self.settings.placeholders)
         upto = targets.parse(to, catalog.databases()) if to else {}
         with self.connected(self.settings.configured()) as backends, ExitStack() as held:
             active = [b for b in backends if b.name in catalog.databases()]
@@ -283,7 +289,7 @@ class Runner:
         with self.connected(list(wanted)) as backends, self.locked(backends):
             work = [(b, to_revert(reconcile(b.name, catalog.migrations[b.name], b.history()), wanted[b.name]))
                     for b in backends]
-            reverting.revert(work, self.report)
+            reverting.revert(work, self.report, self.settings.placeholders)
 
     def rollback(self) -> None:
         """Revert, newest first, every applied migration whose file this image does not have (a newer
@@ -291,7 +297,7 @@ class Runner:
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
             work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
-            reverting.revert(work, self.report)
+            reverting.revert(work, self.report, self.settings.placeholders)
 
     def baseline(self, db: str, to: str) -> None:
         """Record migrations up to `to` as applied without running them (adopting an existing database)."""
@@ -325,11 +331,12 @@ class Runner:
                 if not plan.needs_repair:
                     log.info(plan.db, "nothing to repair")
 
-    def new(self, db: str, description: str, today: date | None = None, post_deploy: bool = False) -> list[Path]:
+    def new(self, db: str, description: str, today: date | None = None, post_deploy: bool = False,
+            repeatable: bool = False) -> list[Path]:
         directory = self.settings.migrations
         catalog = files.discover(directory) if directory.is_dir() else Catalog.empty()
         try:
-            paths = files.new_paths(directory, catalog, db, description, today or date.today())
+            paths = files.new_paths(directory, catalog, db, description, today or date.today(), repeatable)
         except ValueError as e:
             raise UsageError(str(e)) from None
         directory.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,16 @@ its value. Each database reads its own settings (its package's settings module).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import log, registry
+from . import log, placeholders, registry
 from .environment import Env
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Settings:
     before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
     termination_log: Path = Path("/dev/termination-log")
     require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
+    placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
     def configured(self) -> list[str]:
@@ -51,6 +55,8 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     if lint not in ("off", "warn", "error"):
         raise ConfigError(f"DBINIT_LINT must be off, warn or error, not {lint!r}")
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
+    values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}
+    placeholders.register(values)
     return Settings(
         databases=databases,
         migrations=migrations,
@@ -67,4 +73,13 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         out_of_order=bool(out_of_order),
         lint=lint,
         require_sum=e.flag("DBINIT_REQUIRE_SUM"),
+        placeholders=values,
     )
+
+
+def _given(values: Mapping[str, str]) -> dict[str, str]:
+    """Placeholder values from the command line or the API, by name."""
+    for name in values:
+        if not NAME.fullmatch(name):
+            raise UsageError(f"{name!r} is not a placeholder name (letters, digits and _, not first a digit)")
+    return {name.lower(): value for name, value in values.items()}

@@ -33,6 +33,21 @@ class PostgresTarget:
     def traces_of_failure(self, n: int) -> bool:
         return self.pg.sql(f"SELECT to_regclass('partial{n}') IS NOT NULL") == "t"
 
+    repeatable_name = "R-current.sql"
+
+    def repeatable(self, n: int) -> str:
+        """A view and a function kept current by a repeatable file, which also counts its runs."""
+        return (self.counting(n) + f"CREATE OR REPLACE VIEW current_version AS SELECT {n} AS n;\n"
+                f"CREATE OR REPLACE FUNCTION current_n() RETURNS int LANGUAGE sql AS $$ SELECT {n} $$;\n")
+
+    def failing_repeatable(self) -> str:
+        return "CREATE OR REPLACE FUNCTION current_n() RETURNS int LANGUAGE sql AS $$ SELECT 99 $$;\nSELECT 1 / 0;\n"
+
+    def current(self) -> int:
+        view, function = self.pg.sql("SELECT n, current_n() FROM current_version").split("|")
+        assert view == function
+        return int(view)
+
     def history(self) -> list[str]:
         if self.pg.sql("SELECT to_regclass('dbinit.dbinit_schema_history') IS NULL") == "t":
             return []
@@ -68,6 +83,18 @@ class Neo4jTarget:
     def traces_of_failure(self, n: int) -> bool:
         return self._scalar("MATCH (p:Partial {n: $n}) RETURN count(p)", n=n) > 0
 
+    repeatable_name = "R-current.cypher"
+
+    def repeatable(self, n: int) -> str:
+        """Reference data kept with MERGE by a repeatable file, which also counts its runs."""
+        return self.counting(n) + f"MERGE (c:Config {{key: 'layout'}}) SET c.n = {n};\n"
+
+    def failing_repeatable(self) -> str:
+        return "MERGE (c:Config {key: 'layout'}) SET c.n = 99;\nUNWIND [0] AS z RETURN 1 / z;\n"
+
+    def current(self) -> int:
+        return self._scalar("MATCH (c:Config {key: 'layout'}) RETURN c.n")
+
     def history(self) -> list[str]:
         with self.server.driver() as d:
             return sorted(r[0] for r in d.execute_query("MATCH (m:__DbinitMigration) RETURN m.version").records)
@@ -98,6 +125,20 @@ class RedisTarget:
     def traces_of_failure(self, n: int) -> bool:
         c = self.server.client()
         return bool(c.exists(f"partial:{n}") or c.exists(f"partial-set:{n}"))
+
+    repeatable_name = "R-current.redis"
+
+    def repeatable(self, n: int) -> str:
+        """A Redis Functions library kept current by a repeatable file, which also counts its runs."""
+        return self.counting(n) + (f'FUNCTION LOAD REPLACE "#!lua name=dbinit_test\\n'
+                                   f'redis.register_function(\'current_n\', function() return {n} end)"\n')
+
+    def failing_repeatable(self) -> str:
+        return ('FUNCTION LOAD REPLACE "#!lua name=dbinit_test\\nredis.register_function(\'current_n\', '
+                'function() return 99 end)"\nSET repeatable:s 1\nHSET repeatable:s f v\n')
+
+    def current(self) -> int:
+        return int(self.server.client().fcall("current_n", 0))
 
     def history(self) -> list[str]:
         return sorted(self.server.client().hkeys("dbinit:migrations"))

@@ -41,6 +41,33 @@ def test_eight_concurrent_runners_apply_each_migration_exactly_once(target, migr
     assert sum(err.count("applied V") + err.count("applied 2025") for _, err in results) == 6
 
 
+def status_of(target, migrations, name: str) -> str:
+    return next(line for line in migrate(target, migrations, "status").stdout.splitlines() if name in line)
+
+
+def test_a_repeatable_file_runs_once_per_edit_under_racing_runners_and_a_failing_edit_keeps_the_last(target,
+                                                                                                     migrations):
+    migrations.write(target.name(1), target.counting(1))
+    env = {**target.env, "DBINIT_LOCK_TIMEOUT": "120"}
+    for n in (2, 3, 4):  # the file, then two edits of it
+        migrations.write(target.repeatable_name, target.repeatable(n))
+        if n > 2:
+            assert "Outdated" in status_of(target, migrations, "R-current")
+            assert migrate(target, migrations, "check").returncode == 3
+        procs = [start_dbinit("migrate", "--migrations", str(migrations.path), **env) for _ in range(8)]
+        results = [(p.wait(180), p.stderr.read()) for p in procs]
+        assert [code for code, _ in results] == [0] * 8, [err for _, err in results]
+        assert sum(err.count("applied R-current") for _, err in results) == 1
+        assert target.count(n) == 1 and target.current() == n
+        assert "Applied" in status_of(target, migrations, "R-current")
+    assert [target.count(n) for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    migrations.write(target.repeatable_name, target.failing_repeatable())
+    failed = migrate(target, migrations, "migrate")
+    assert failed.returncode == 1 and target.repeatable_name in failed.stderr, failed.stderr
+    assert target.current() == 4 and "Outdated" in status_of(target, migrations, "R-current")
+    assert len(target.history()) == 2 and "R-current" in target.history()  # its last run still recorded
+
+
 def test_a_failing_migration_exits_1_naming_file_and_line_and_leaves_nothing_behind(target, migrations):
     migrations.write(target.name(1), target.counting(1))
     text, line = target.failing_third_statement(2)

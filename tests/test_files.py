@@ -291,3 +291,37 @@ def test_new_makes_a_post_deploy_file_when_asked(migrations):
     assert up.read_text() == "-- dbinit: post-deploy\n-- drop legacy column\n"
     assert down.read_text() == "-- drop legacy column\n"
     assert [m.post_deploy for m in catalog_of(migrations).all()] == [True]
+
+
+@pytest.mark.parametrize("name, version", [("R-views.sql", "R-views"), ("R-reference-data.cypher", "R-reference-data"),
+                                           ("R-functions.redis", "R-functions")])
+def test_a_repeatable_file_is_named_r_and_its_description_and_sorts_after_every_versioned_file(migrations, name,
+                                                                                               version):
+    migrations.write(name, "")
+    migrations.write("V002-x-up.sql", "")
+    migrations.write("2025-01-01-001-x.cypher", "")
+    migrations.write("V002-x.redis", "")
+    catalog = catalog_of(migrations)
+    repeatable = next(m for m in catalog.all() if m.repeatable)
+    assert repeatable.version == version and catalog.migrations[repeatable.db][-1] is repeatable
+
+
+@pytest.mark.parametrize("name, says", [
+    ("R001-views.sql", "a repeatable file has no version: name it R-<description>.sql"),
+    ("R-001-views.sql", "a repeatable file has no version"),
+    ("R-views-up.sql", "a repeatable file has no up or down part: name it R-<description>.sql"),
+    ("r-views.cypher", "the R of a repeatable file must be upper-case: R-<description>.cypher"),
+])
+def test_a_repeatable_file_with_a_version_or_an_up_part_is_refused_with_how_to_name_it(migrations, name, says):
+    migrations.write(name, "SELECT 1;\n")
+    result = run_dbinit("validate", "--migrations", str(migrations.path))
+    assert result.returncode == 65 and name in result.stderr and says in result.stderr, result.stderr
+
+
+def test_new_makes_a_repeatable_file_once(migrations):
+    made = run_dbinit("new", "redis", "functions", "--repeatable", "--migrations", str(migrations.path))
+    assert made.returncode == 0 and made.stdout.strip().endswith("R-functions.redis"), made.stderr
+    again = run_dbinit("new", "redis", "functions", "--repeatable", "--migrations", str(migrations.path))
+    assert again.returncode == 64 and "there is a repeatable redis file R-functions already" in again.stderr
+    assert run_dbinit("new", "redis", "keys", "--migrations", str(migrations.path)).stdout.strip().endswith(
+        "V001-keys.redis")

@@ -155,8 +155,18 @@ def test_baseline_records_every_file_up_to_the_target_not_yet_recorded(db, on_di
 
 def test_states_carry_what_flyway_s_carry_and_repair_takes_the_changed_and_the_failed():
     assert [(s.on_disk, s.applied, s.failed) for s in State] == [
-        (True, False, False), (True, True, False), (True, True, False), (False, True, False), (None, True, True)]
+        (True, False, False), (True, True, False), (True, True, False), (True, True, False), (False, True, False),
+        (None, True, True)]
     assert NEEDS_REPAIR == {State.CHANGED, State.FAILED}
     plan = reconcile("postgres", [mig("postgres", "V1", "new"), mig("postgres", "V2")],
                      [applied("postgres", "V1", "old"), applied("postgres", "V2", success=False)])
     assert [(e.label, str(e.state)) for e in plan.needs_repair] == [("V1", "Changed"), ("V2", "Failed")]
+
+
+def test_a_changed_repeatable_file_is_outdated_and_pending_again_never_a_changed_migration():
+    plan = reconcile("postgres", [mig("postgres", "V1"), Migration("postgres", "R-views", "R-views", "views",
+                                                                   Path("R-views.sql"), "", "new")],
+                     [applied("postgres", "V1"), Applied("R-views", "views", "R-views.sql", "old", NOW, 1)])
+    assert [(e.label, str(e.state)) for e in plan.entries] == [("V1", "Applied"), ("R-views", "Outdated")]
+    assert [m.label for m in plan.pending] == ["R-views"] and plan.needs_repair == []
+    plan.check(allow_out_of_order=False)  # neither changed nor out of order

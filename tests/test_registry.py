@@ -51,6 +51,6 @@ def test_an_unknown_keyword_is_refused_as_python_refuses_one():
 def test_each_database_names_its_files_by_its_own_scheme():
     by_extension = {d.extension: d.name for d in registry.databases()}
     assert by_extension == {".sql": "postgres", ".cypher": "neo4j", ".redis": "redis"}
-    assert [d.name for d in registry.databases() if d.naming.down_suffix] == ["postgres"]
+    assert [d.name for d in registry.databases() if d.naming.down_suffix] == ["postgres", "neo4j"]  # Redis: forward
     assert isinstance(registry.get("redis").naming, Numbered)
     assert re.fullmatch(registry.get("neo4j").naming.pattern, "2025-01-15-001-x.cypher")

@@ -4,7 +4,7 @@ indexes ONLINE before dbinit exits. Modules: settings, cypher (the splitter), ba
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Dated
@@ -33,6 +33,21 @@ def _warnings(migration: Migration) -> list[Problem]:
     return warnings(migration)
 
 
+def _param(name: str, value: str) -> tuple[str, dict[str, str]]:
+    """Where Cypher takes a parameter: the value never enters the statement's text."""
+    return f"$dbinit_{name}", {f"dbinit_{name}": value}
+
+
+def _identifier(name: str, value: str) -> tuple[str, dict[str, str]]:
+    return "`" + value.replace("`", "``") + "`", {}
+
+
+def _fill(migration: Migration, values: Mapping[str, str]) -> Migration:
+    from ...placeholders import fill
+
+    return fill(migration, values, {"param": _param, "identifier": _identifier})
+
+
 def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
     from .backend import Neo4jBackend
 
@@ -52,4 +67,5 @@ register(Database(
     flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
     parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,
     api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)}, server_check="the server's plan of every statement (EXPLAIN)",
+    fill=_fill,
 ))

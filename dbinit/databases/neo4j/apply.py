@@ -116,12 +116,14 @@ def _props(b: Neo4jBackend, migration: Migration, ms: int) -> dict[str, Any]:
 
 
 _CREATE = f"CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime()"
+_REPLACE = f"MERGE (m:{HISTORY} {{version: $props.version}}) SET m = $props, m.applied_at = datetime()"  # repeatable
 
 
 def _record(b: Neo4jBackend, tx: Any, migration: Migration, ms: int) -> Applied:
     """The history node, written only if this runner's lease holds (the fence in the same query)."""
     sent = clock()
-    record = tx.run(f"{FENCE} {_CREATE} RETURN m", props=_props(b, migration, ms), owner=b.owner,
+    write = _REPLACE if migration.repeatable else _CREATE
+    record = tx.run(f"{FENCE} {write} RETURN m", props=_props(b, migration, ms), owner=b.owner,
                     lease=b.lease_ms).single()
     if record is None:
         raise LockLost(b.name, f"the lease ran out before {migration.script} was recorded (its transaction "
@@ -161,7 +163,7 @@ def _stoppable(b: Neo4jBackend, tx: Any = None) -> Iterator[None]:
 
 def _run(b: Neo4jBackend, tx: Any, migration: Migration, stmt: CypherStatement, done: list[CypherStatement]) -> None:
     try:
-        tx.run(stmt.text).consume()
+        tx.run(stmt.text, dict(migration.parameters)).consume()
     except Neo4jError as e:
         if unavailable(e):
             raise
@@ -171,7 +173,7 @@ def _run(b: Neo4jBackend, tx: Any, migration: Migration, stmt: CypherStatement, 
 def _run_auto(b: Neo4jBackend, session: Any, migration: Migration, stmt: CypherStatement,
               done: list[CypherStatement]) -> None:
     try:
-        session.run(neo4j.Query(stmt.text, metadata=b.meta)).consume()
+        session.run(neo4j.Query(stmt.text, metadata=b.meta), dict(migration.parameters)).consume()
     except Neo4jError as e:
         if unavailable(e):
             raise
@@ -193,6 +195,6 @@ def script(b: Neo4jBackend, migration: Migration) -> list[str]:
         out += [stmt.text + ";" for stmt in statements]
     props = ", ".join(f"{k}: {json.dumps(v)}" for k, v in _props(b, migration, 0).items() if v is not None)
     out += [f"// with the last writes, fenced: {FENCE}",
-            _CREATE.replace("$props", "{" + props.replace("execution_ms: 0", "execution_ms: 0 /* measured */") + "}")
-            + ";"]
+            (_REPLACE if migration.repeatable else _CREATE).replace("$props.version", json.dumps(migration.version))
+            .replace("$props", "{" + props.replace("execution_ms: 0", "execution_ms: 0 /* measured */") + "}") + ";"]
     return out

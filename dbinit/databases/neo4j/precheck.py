@@ -33,7 +33,7 @@ def precheck(backend: Neo4jBackend, migrations: list[Migration]) -> None:
         with backend.session() as session:
             for n, m, stmt in share:
                 try:
-                    session.run("EXPLAIN " + stmt.text).consume()
+                    session.run("EXPLAIN " + stmt.text, dict(m.parameters)).consume()
                 except ClientError as e:
                     if e.code in _EXPLAIN_FINDS:
                         found.append((n, stmt.line, Problem(

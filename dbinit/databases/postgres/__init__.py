@@ -5,7 +5,7 @@ lint, backend, locking, lock_waits, activity, server_errors."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
@@ -34,6 +34,21 @@ def _lint(migrations: list[Migration]) -> list[Problem] | None:
     return lint(migrations)
 
 
+def _literal(name: str, value: str) -> tuple[str, dict[str, str]]:
+    """A string constant whatever standard_conforming_strings says: E'' with \\ and '' doubled."""
+    return ("E'" if "\\" in value else "'") + value.replace("\\", "\\\\").replace("'", "''") + "'", {}
+
+
+def _identifier(name: str, value: str) -> tuple[str, dict[str, str]]:
+    return '"' + value.replace('"', '""') + '"', {}
+
+
+def _fill(migration: Migration, values: Mapping[str, str]) -> Migration:
+    from ...placeholders import fill
+
+    return fill(migration, values, {"literal": _literal, "identifier": _identifier})
+
+
 def _open(settings: PostgresSettings, lease_s: float) -> Backend:
     from .backend import PostgresBackend
 
@@ -52,5 +67,5 @@ register(Database(
                         (r"V[^-]*\D[^-]*-.*", "the version after V must be digits only; expected {expected}"))),
     comment="--", variables=VARIABLES, load_settings=load,
     flags=(Flag("postgres_url", "PostgreSQL URL (POSTGRES_URL)"),),
-    parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint,
+    parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint, fill=_fill,
 ))

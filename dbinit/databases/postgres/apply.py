@@ -42,10 +42,14 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgs
     # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
     values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
                                                       migration.checksum)))
+    # A repeatable file's record is replaced by each run of it; a versioned one's is written once.
+    again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
+        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN]
+    ) if migration.repeatable else pgsql.SQL("")
     return pgsql.SQL("INSERT INTO {} ({}, {}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
-                     "::int, {}, {}, {}) RETURNING {}").format(
+                     "::int, {}, {}, {}){} RETURNING {}").format(
         pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values, pgsql.Literal(success),
-        pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), pgsql.SQL(COLUMNS))
+        pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again, pgsql.SQL(COLUMNS))
 
 
 def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript, tail: pgsql.Composable,

@@ -4,7 +4,7 @@ Sentinel and Cluster. Modules: settings, commands (the splitter), backend, clust
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
@@ -22,6 +22,12 @@ def _parse(migration: Migration) -> Sequence[object]:
     from .commands import parse
 
     return parse(migration)
+
+
+def _fill(migration: Migration, values: Mapping[str, str]) -> Migration:
+    from .commands import fill
+
+    return fill(migration, values)
 
 
 def _open(settings: RedisSettings, lease_s: float) -> Backend:
@@ -42,4 +48,5 @@ register(Database(
     comment="#", variables="REDIS_URL", load_settings=load,
     flags=(Flag("redis_url", "Redis URL (REDIS_URL)"),),
     parse=_parse, open=_open, server_check="the server's check of every command and its arguments (COMMAND GETKEYS)",
+    fill=_fill,
 ))

@@ -201,6 +201,8 @@ class RedisBackend(Backend):
         commands = parse(migration)
         try:
             saved = self._save(self._keys(migration, commands))
+            libraries = self._libraries(commands)
+            previous = self.client.hget(self.history_key, migration.version)  # a repeatable file's last run
             applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
                               datetime.now(timezone.utc), 0, True, self.owner)
 
@@ -216,9 +218,9 @@ class RedisBackend(Backend):
             failed = [(c, r) for c, r in zip(commands, replies) if isinstance(r, Exception)]
             if failed:
                 c, reply = failed[0]
-                self._restore(saved, migration, f"{c.name} failed at line {c.line}: {reply}")
-                raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
-                                      f"touched were restored and it was not recorded", c.line, " ".join(c.args)[:120],
+                self._restore(saved, migration, f"{c.name} failed at line {c.line}: {reply}", libraries, previous)
+                raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys and libraries "
+                                      f"this file touched were restored and it was not recorded", c.line, " ".join(c.args)[:120],
                                       str(reply).split()[0])
             applied = replace(applied, execution_ms=round((time.perf_counter() - start) * 1000))
             self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))  # the real time
@@ -256,14 +258,39 @@ class RedisBackend(Backend):
         replies = pipe.execute()
         return [(k, replies[2 * i], max(0, replies[2 * i + 1])) for i, k in enumerate(keys)]
 
-    def _restore(self, saved: list[tuple[bytes, bytes | None, int]], migration: Migration, why: str) -> None:
+    def _libraries(self, commands: list[Command]) -> list[tuple[str, bytes | None]]:
+        """(name, code or None when absent) of each library the file loads, in one round trip."""
+        names = [c.library for c in commands if c.library]
+        pipe = self._pipeline(transaction=False)
+        for name in names:
+            pipe.execute_command("FUNCTION", "LIST", "LIBRARYNAME", name, "WITHCODE")
+        found = []
+        for name, libraries in zip(names, pipe.execute()):
+            # a map in RESP3, a flat list of names and values in RESP2
+            fields = [library if isinstance(library, dict) else dict(zip(library[::2], library[1::2]))
+                      for library in libraries]
+            found.append((name, next((f[b"library_code"] for f in fields if f[b"library_name"] == name.encode()),
+                                     None)))
+        return found
+
+    def _restore(self, saved: list[tuple[bytes, bytes | None, int]], migration: Migration, why: str,
+                 libraries: list[tuple[str, bytes | None]], previous: bytes | None) -> None:
+        """The keys and libraries the file touched, and its history entry, as they were before it."""
         def queue(pipe: Any) -> None:
             for key, dump, ttl in saved:
                 if dump is None:
                     pipe.delete(key)
                 else:
                     pipe.restore(key, ttl, dump, replace=True)
-            pipe.hdel(self.history_key, migration.version)
+            for name, code in libraries:
+                if code is None:
+                    pipe.execute_command("FUNCTION", "DELETE", name)  # an error when it was not loaded: ignored
+                else:
+                    pipe.execute_command("FUNCTION", "LOAD", "REPLACE", code)
+            if previous is None:
+                pipe.hdel(self.history_key, migration.version)
+            else:
+                pipe.hset(self.history_key, migration.version, previous)
 
         try:
             self._fenced_transaction(queue)

@@ -1,13 +1,18 @@
 """Redis migration text: one command a line, split as redis-cli splits it (sdssplitargs)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Mapping
 
+from ... import log
 from ...errors import InvalidMigrations, Problem
 from ...migration import Migration
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
+_QUOTED = {v: k for k, v in _ESCAPES.items()}
+_SHEBANG = re.compile(r"#!\w+\s+name=(?P<name>\S+)")
 
 # Commands a migration may not hold, and why. Everything a migration runs is queued in one
 # MULTI/EXEC and the keys it touches are saved first, so the keys must be knowable beforehand.
@@ -20,8 +25,10 @@ REFUSED = {
     **dict.fromkeys(["SELECT", "SWAPDB", "MOVE", "COPY"], "it reaches another database; put the database number in REDIS_URL"),
     **dict.fromkeys(["FLUSHALL", "FLUSHDB", "RESTORE-ASKING", "MIGRATE"],
                     "the keys it changes cannot be known in advance to be restored on failure"),
-    **dict.fromkeys(["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "FUNCTION", "SCRIPT"],
+    **dict.fromkeys(["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "SCRIPT"],
                     "a script may touch keys it does not declare, so its effects cannot be restored on failure"),
+    "FUNCTION": "of the FUNCTION commands only FUNCTION LOAD [REPLACE] is, whose library dbinit puts back when "
+                "the file fails",
     **dict.fromkeys(["SHUTDOWN", "DEBUG", "REPLICAOF", "SLAVEOF", "FAILOVER", "CLUSTER", "BGSAVE", "BGREWRITEAOF", "SAVE",
                      "ACL", "MODULE"],
                     "it administers the server rather than data; do it outside migrations"),
@@ -40,6 +47,15 @@ class Command:
     @property
     def name(self) -> str:
         return self.args[0].upper()
+
+    @property
+    def library(self) -> str | None:
+        """The library a FUNCTION LOAD [REPLACE] loads, named on its code's first line
+        (`#!lua name=mylib`); None for any other command."""
+        if self.name != "FUNCTION" or len(self.args) < 3 or self.args[1].upper() != "LOAD":
+            return None
+        m = _SHEBANG.match(self.args[-1])
+        return m["name"] if m else ""
 
 
 def split_args(line: str) -> list[str] | None:
@@ -115,10 +131,45 @@ def parse(migration: Migration) -> list[Command]:
             problems.append(Problem(migration.path, "unbalanced quotes (as redis-cli reads them)", number))
             continue
         command = Command(tuple(args), number)
-        if command.name in REFUSED:
+        if command.name in REFUSED and command.library is None:
             problems.append(Problem(migration.path, f"{command.name} is not allowed in a migration: {REFUSED[command.name]}", number))
             continue
         commands.append(command)
     if problems:
         raise InvalidMigrations(problems)
     return commands
+
+
+def quote(arg: str) -> str:
+    """An argument as redis-cli reads it back whole, whatever it holds."""
+    out = []
+    for c in arg:
+        if c in '\\"':
+            out.append("\\" + c)
+        elif c in _QUOTED:
+            out.append("\\" + _QUOTED[c])
+        elif ord(c) < 32 or ord(c) == 127:
+            out.append(f"\\x{ord(c):02x}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def fill(migration: Migration, values: Mapping[str, str]) -> Migration:
+    """Placeholders filled within each argument after the line is split, so a value is one argument
+    whatever it holds (spaces, quotes); only the plain form: each argument is already a value."""
+    from ...placeholders import SHORTEST_SECRET, substitute
+
+    if "${" not in migration.text:
+        return migration
+    lines = migration.text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if "${" not in stripped or stripped.startswith("#") or (args := split_args(stripped)) is None:
+            continue  # a comment, or unbalanced quotes, which parse() reports
+        filled = [substitute(a, values, {}, migration, number) for a in args]
+        lines[number - 1] = " ".join(quote(text) for text, _, _ in filled)
+        for name in set().union(*(used for _, _, used in filled)):
+            if len(values[name]) >= SHORTEST_SECRET:
+                log.add_secret(quote(values[name])[1:-1])  # as the filled line spells it
+    return replace(migration, text="\n".join(lines))
