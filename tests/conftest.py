@@ -38,7 +38,9 @@ def dbinit_env(**env: str) -> dict[str, str]:
 
 
 # Every password the harness and the tests use: none may appear in any output of any test.
-SECRETS = ("pg-test-pw-7Qx", "redis-test-pw-3Kd", "neo4j-test-pw-9Lm", "not-the-password")
+# The servers' passwords, and the value test_placeholders.py fills in (as it and its quoted forms begin).
+SECRETS = ("pg-test-pw-7Qx", "redis-test-pw-3Kd", "neo4j-test-pw-9Lm", "not-the-password", "s3cr'et", "s3cr''et",
+           "s3cr\\'et")
 _outputs: list[str] = []  # what dbinit processes printed during the current test
 
 
