@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Callable, Mapping
 
 from . import log
+from .environment import Env
 from .errors import InvalidMigrations, Problem
 from .migration import Migration, line_of
 
@@ -34,8 +35,6 @@ def plain(name: str, value: str) -> tuple[str, dict[str, str]]:
 
 def from_environment(env: Mapping[str, str]) -> dict[str, str]:
     """name (lower case) → value of every DBINIT_PLACEHOLDER_<NAME> and DBINIT_PLACEHOLDER_<NAME>_FILE."""
-    from .environment import Env
-
     e = Env(env)
     names = {k[len(PREFIX):].removesuffix("_FILE") for k in env if k.startswith(PREFIX) and len(k) > len(PREFIX)}
     return {name.lower(): value for name in sorted(names) if (value := e.twin(PREFIX + name)) is not None}
