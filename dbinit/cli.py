@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import log, registry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
+from .status import status_document
+from .version import VERSION
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="fills ${NAME} in the migration files (DBINIT_PLACEHOLDER_NAME); repeat for several")
 
     parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")
+    parser.add_argument("--version", action="version", version=f"dbinit {VERSION}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     m = sub.add_parser("migrate", parents=[common], help="wait, then apply every pending migration (default)")
     m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
@@ -52,8 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
     w.add_argument("--migrated", action="store_true",
                    help="also wait until no migration is pending (applied elsewhere: a Job, a Helm hook)")
-    sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
-    sub.add_parser("status", parents=[common], help="show the migration history")
+    c = sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
+    s = sub.add_parser("status", parents=[common], help="show the migration history")
+    for p in (c, s):
+        p.add_argument("--format", choices=("table", "json"), default="table",
+                       help="json: one document on stdout, its schema in dbinit/status.schema.json")
     v = sub.add_parser("validate", parents=[common], help="check the migration files offline")
     v.add_argument("--servers", action="store_true",
                    help="also have each configured server check every file, changing nothing (Neo4j: EXPLAIN)")
@@ -114,7 +121,7 @@ def run(argv: list[str], report: RunReport) -> int:
 
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["migrate", *argv]
     args = _parser().parse_args(argv)
     report.command = args.command
@@ -123,6 +130,7 @@ def run(argv: list[str], report: RunReport) -> int:
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
                     placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
+    log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
     runner = Runner(settings, report)
     if args.command == "migrate":
         if args.script and not args.dry_run:
@@ -133,6 +141,8 @@ def run(argv: list[str], report: RunReport) -> int:
         runner.wait_migrated() if args.migrated else runner.wait()
     elif args.command == "check":
         plans = runner.check()
+        if args.format == "json":
+            print(json.dumps(status_document(plans, "check"), indent=2))
         pending = [(p.db, m) for p in plans for m in p.pending]
         for db, m in pending:
             log.info(db, f"pending: {m.label} {m.description} ({m.path})")
@@ -143,7 +153,8 @@ def run(argv: list[str], report: RunReport) -> int:
             raise Pending(f"{len(pending)} migration(s) pending: " + ", ".join(f"{db} {m.label}" for db, m in pending))
         log.info("dbinit", "up to date")
     elif args.command == "status":
-        print(_status_table(runner.status()))
+        plans = runner.status()
+        print(json.dumps(status_document(plans, "status"), indent=2) if args.format == "json" else _status_table(plans))
     elif args.command == "validate":
         runner.validate(servers=args.servers)
     elif args.command == "down":

@@ -13,8 +13,8 @@ from . import log, registry
 from .errors import DbinitError, InvalidMigrations, MigrationFailed
 from .history import Applied
 from .migration import Migration
+from .version import VERSION
 
-VERSION = "0.2.0"
 MEANINGS = {
     0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending", 64: "bad command line",
     65: "bad migration files", 69: "a database was not ready", 75: "the migration lock was not had",
