@@ -10,7 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from . import log, registry
+from . import envfile, log, registry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
 from .status import status_document
 from .version import VERSION
@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--wait-timeout", metavar="SECONDS", help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
     common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
     common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
+    common.add_argument("--env-file", metavar="PATH",
+                        help="variables to read (default: .env in the working directory, when there is one); "
+                             "the environment wins")
     common.add_argument("--placeholder", action="append", metavar="NAME=VALUE", default=[],
                         help="fills ${NAME} in the migration files (DBINIT_PLACEHOLDER_NAME); repeat for several")
 
@@ -125,12 +128,16 @@ def run(argv: list[str], report: RunReport) -> int:
         argv = ["migrate", *argv]
     args = _parser().parse_args(argv)
     report.command = args.command
+    env_file = Path(args.env_file or ".env") if args.command else None
+    loaded = envfile.load(env_file) if env_file is not None and (args.env_file or env_file.is_file()) else []
     targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
     settings = load(migrations=args.migrations, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
                     placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
+    if loaded:
+        log.info("dbinit", f"read {', '.join(loaded)} from {env_file}")
     runner = Runner(settings, report)
     if args.command == "migrate":
         if args.script and not args.dry_run:
