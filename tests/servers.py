@@ -52,6 +52,7 @@ class Server:
         self.dir = Path(tempfile.mkdtemp(prefix=f"dbinit-{self.name}-"))
         self.proc: subprocess.Popen | None = None
         self._log = None
+        self._removed = threading.Event()  # a delayed start (start_after) never comes after remove()
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -106,11 +107,12 @@ class Server:
 
     def start_after(self, delay: float) -> threading.Thread:
         """Start in the background after `delay` seconds (the test joins the thread)."""
-        thread = threading.Thread(target=lambda: (time.sleep(delay), self.start(wait=False)), daemon=True)
+        thread = threading.Thread(target=lambda: self._removed.wait(delay) or self.start(wait=False), daemon=True)
         thread.start()
         return thread
 
     def remove(self) -> None:
+        self._removed.set()
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
