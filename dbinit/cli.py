@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import envfile, log, registry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
-from .status import status_document
+from .status_json import status_document
 from .version import VERSION
 
 if TYPE_CHECKING:

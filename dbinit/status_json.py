@@ -1,5 +1,6 @@
 """`status --format json` and `check --format json`: the plans as one document for CI dashboards and
-scripts (Flyway's `info -outputType=json`), its schema in status.schema.json."""
+scripts (Flyway's `info -outputType=json`), its schema in status.schema.json. (Not status.py: a
+submodule of that name would hide the API's function `dbinit.status`.)"""
 from __future__ import annotations
 
 from typing import Any
