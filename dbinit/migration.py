@@ -10,6 +10,14 @@ from .errors import InvalidMigrations, Problem
 
 INIT_VERSION = "init"  # the version of a baseline script (init/), which sorts before every other
 REPEATABLE = "R-"  # a repeatable file's name and version begin so: R-<description>, after every versioned one
+
+
+def versioned(version: str) -> bool:
+    """A versioned file's version: neither a baseline script's nor a repeatable file's (what out of
+    order, down, rollback and --to reason about)."""
+    return version != INIT_VERSION and not version.startswith(REPEATABLE)
+
+
 # NUL and the other C0 control characters but tab, line feed, form feed and carriage return.
 _BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 

@@ -6,7 +6,7 @@ from typing import Collection
 
 from .errors import InvalidMigrations, MigrationFailed, Problem
 from .history import NEEDS_REPAIR, Applied, State
-from .migration import INIT_VERSION, REPEATABLE, Migration
+from .migration import INIT_VERSION, Migration, versioned
 from .registry import version_key, version_label
 
 __all__ = ["Applied", "Entry", "Plan", "State", "reconcile", "to_baseline", "to_revert", "to_roll_back",
@@ -109,8 +109,7 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
         label = m.label if m else version_label(db, version)
         description = m.description if m else a.description if a else ""
         entries.append(Entry(db, version, label, description, _state(m, a), m, a))
-    newest = max((version_key(db, a.version) for a in history
-                  if a.version != INIT_VERSION and not a.version.startswith(REPEATABLE)), default=None)
+    newest = max((version_key(db, a.version) for a in history if versioned(a.version)), default=None)
     newest_post = max((version_key(db, e.version) for e in entries if e.applied is not None and e.migration is not None
                        and e.migration.post_deploy and not e.migration.repeatable), default=None)
     late = [e for e in entries if e.state is State.PENDING and e.migration is not None and not e.migration.repeatable
@@ -124,8 +123,8 @@ def to_revert(plan: Plan, target: str) -> list[Entry]:
     """What `down --to target` reverts, newest first: every applied version above `target` but a
     baseline script."""
     above = version_key(plan.db, target)
-    return [e for e in reversed(plan.entries) if e.applied is not None and e.version != INIT_VERSION
-            and not e.version.startswith(REPEATABLE) and version_key(plan.db, e.version) > above]
+    return [e for e in reversed(plan.entries) if e.applied is not None and versioned(e.version)
+            and version_key(plan.db, e.version) > above]
 
 
 def without_down(entries: list[Entry], kept: Collection[str]) -> list[Entry]:
@@ -139,7 +138,7 @@ def to_roll_back(plan: Plan) -> list[Entry]:
     have, above the newest applied one it has (a file gone from below that, a squash say, stays)."""
     kept = [e.version for e in plan.entries if e.applied is not None and e.migration is not None]
     floor = version_key(plan.db, kept[-1]) if kept else None
-    return [e for e in reversed(plan.of(State.MISSING)) if not e.version.startswith(REPEATABLE)
+    return [e for e in reversed(plan.of(State.MISSING)) if versioned(e.version)
             and (floor is None or version_key(plan.db, e.version) > floor)]
 
 

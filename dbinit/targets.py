@@ -7,7 +7,7 @@ from typing import Mapping
 from . import files, registry
 from .errors import UsageError
 from .files import Catalog
-from .migration import INIT_VERSION, REPEATABLE
+from .migration import versioned
 from .plan import Plan
 
 
@@ -19,8 +19,7 @@ def check(catalog: Catalog, plans: list[Plan], upto: Mapping[str, str]) -> None:
         label = registry.version_label(plan.db, target)
         if target not in {m.version for m in catalog.migrations[plan.db]}:
             raise UsageError(f"--to {label}: {plan.db} has no migration {label} among the files")
-        above = [e.label for e in plan.entries if e.applied is not None and e.version != INIT_VERSION
-                 and not e.version.startswith(REPEATABLE)
+        above = [e.label for e in plan.entries if e.applied is not None and versioned(e.version)
                  and files.version_key(plan.db, e.version) > files.version_key(plan.db, target)]
         if above:
             raise UsageError(f"--to {label}: {plan.db} has {', '.join(above)} applied already, above {label}; "

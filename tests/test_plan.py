@@ -170,3 +170,10 @@ def test_a_changed_repeatable_file_is_outdated_and_pending_again_never_a_changed
     assert [(e.label, str(e.state)) for e in plan.entries] == [("V1", "Applied"), ("R-views", "Outdated")]
     assert [m.label for m in plan.pending] == ["R-views"] and plan.needs_repair == []
     plan.check(allow_out_of_order=False)  # neither changed nor out of order
+
+
+def test_rollback_never_reverts_a_baseline_script_nor_a_repeatable_file():
+    history = [Applied(files.INIT_VERSION, "baseline script", "init.sql", "i", NOW, 1), applied("postgres", "V1"),
+               Applied("R-views", "views", "R-views.sql", "r", NOW, 1)]
+    plan = reconcile("postgres", [], history)  # an image without any of them
+    assert [e.label for e in to_roll_back(plan)] == ["V1"]
