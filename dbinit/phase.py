@@ -22,6 +22,8 @@ def marker(comment: str) -> str:
 def is_post_deploy(text: str, comment: str, path: Path, down: bool = False) -> bool:
     """Whether the file is marked post-deploy. A marker below the first statement, a marker in a
     down file (which takes its up file's phase) or a misspelt one is refused, naming its line."""
+    if "dbinit:" not in text:  # most files: no line to look at
+        return False
     directive = re.compile(rf"{re.escape(comment)}\s*dbinit:\s*(?P<word>\S+)\s*(?P<rest>.*)")
     header, found, problems = True, False, []
     for number, line in enumerate(text.split("\n"), start=1):

@@ -74,6 +74,8 @@ def _run_groups(b: Neo4jBackend, migration: Migration, last_write: Callable[[Any
     start = time.perf_counter()
     done: list[CypherStatement] = []
     batches = groups(parse(migration))
+    if any(stmt.may_delete for _, statements in batches for stmt in statements):
+        b.remember()  # what the file may delete of dbinit's own, to put back
     with b.session() as session:
         for i, (kind, statements) in enumerate(batches):
             last = i == len(batches) - 1

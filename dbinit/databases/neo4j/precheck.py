@@ -1,5 +1,6 @@
 """Every pending statement planned by the server before the first one runs (EXPLAIN runs nothing):
-a syntax error or a missing procedure in the last file stops the run before the first."""
+a syntax error or a missing procedure in the last file stops the run before the first. The common
+index and constraint commands are recognised here instead (schema_commands)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from neo4j.exceptions import ClientError
 from ...errors import InvalidMigrations, Problem
 from ...migration import Migration
 from .cypher import CypherStatement, parse
+from .schema_commands import certainly_valid
 from .server_errors import failure
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ Located = tuple[int, Migration, CypherStatement]
 
 def precheck(backend: Neo4jBackend, migrations: list[Migration]) -> None:
     pending = [(n, m, stmt) for n, m in enumerate(migrations) for stmt in parse(m)
-               if not stmt.code.upper().startswith(("EXPLAIN", "PROFILE"))]
+               if not stmt.code.upper().startswith(("EXPLAIN", "PROFILE")) and not certainly_valid(stmt.code)]
 
     def explain(share: list[Located]) -> list[tuple[int, int, Problem]]:
         found = []
