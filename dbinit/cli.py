@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .plan import Plan
     from .report import RunReport
 
-COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair")
+COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair",
+            "create", "drop")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
     w.add_argument("--migrated", action="store_true",
                    help="also wait until no migration is pending (applied elsewhere: a Job, a Helm hook)")
+    for p in (m, w):
+        p.add_argument("--create-database", action="store_true", default=None,
+                       help="make the database when the server has not got it (DBINIT_CREATE_DATABASE)")
+    sub.add_parser("create", parents=[common], help="make each configured database the server has not got yet")
+    dr = sub.add_parser("drop", parents=[common], help="remove the database DATABASE is set to: a fresh start on a laptop")
+    dr.add_argument("database", choices=registry.names())
+    dr.add_argument("--confirm", required=True, metavar="NAME",
+                    help="the database's name once more, as the settings give it: nothing is dropped otherwise")
     c = sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
     s = sub.add_parser("status", parents=[common], help="show the migration history")
     for p in (c, s):
@@ -133,6 +142,7 @@ def run(argv: list[str], report: RunReport) -> int:
     targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
     settings = load(migrations=args.migrations, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
+                    create_database=getattr(args, "create_database", None),
                     placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
@@ -146,6 +156,10 @@ def run(argv: list[str], report: RunReport) -> int:
                        script=(lambda text: print(log.redact(text), end="")) if args.script else None)
     elif args.command == "wait":
         runner.wait_migrated() if args.migrated else runner.wait()
+    elif args.command == "create":
+        runner.create()
+    elif args.command == "drop":
+        runner.drop(args.database, args.confirm)
     elif args.command == "check":
         plans = runner.check()
         if args.format == "json":

@@ -203,6 +203,19 @@ class Describes(Protocol):
 
 
 @runtime_checkable
+class Creates(Protocol):
+    def database(self) -> str:
+        """The name of the database the settings point at."""
+
+    def create(self, timeout: float) -> None:
+        """Make the database, which the server said is missing (connect raised MissingDatabase); one
+        made meanwhile by another runner is no error."""
+
+    def drop(self, timeout: float) -> bool:
+        """Remove the database, dbinit not connected to it; False when there was none."""
+
+
+@runtime_checkable
 class Finishes(Protocol):
     finishing: str  # what the progress lines call the wait
 

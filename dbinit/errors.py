@@ -91,6 +91,11 @@ class ConfigError(DbinitError):
     exit_code = 78
 
 
+class MissingDatabase(ConfigError):
+    """The server answers, but the database dbinit is set to is not there (`dbinit create` makes it;
+    DBINIT_CREATE_DATABASE lets a run make it)."""
+
+
 class MigrationFailed(DbinitError):
     """A migration ran and failed; names the database, the file and the line."""
 

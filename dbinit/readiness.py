@@ -10,8 +10,8 @@ from typing import Callable
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from . import log
-from .contract import Backend
-from .errors import NotReady
+from .contract import Backend, Creates
+from .errors import MissingDatabase, NotReady
 from .retry import PROGRESS_EVERY
 
 Ready = Callable[[str, float], None]  # (database, seconds it took)
@@ -23,7 +23,7 @@ ATTEMPT_TIMEOUT = 5.0
 
 
 def _probe(backend: Backend, deadline: float, results: queue.Queue[tuple[Backend, Exception | None]],
-           ready: Ready) -> None:
+           ready: Ready, create: bool) -> None:
     start = time.monotonic()
     state: dict[str, float | str] = {"next_report": start + PROGRESS_EVERY, "last": "no answer yet"}
 
@@ -38,7 +38,14 @@ def _probe(backend: Backend, deadline: float, results: queue.Queue[tuple[Backend
         for attempt in Retrying(retry=retry_if_exception_type(NotReady), wait=BACKOFF,
                                 stop=stop_after_delay(max(0.0, deadline - start)), before_sleep=report, reraise=True):
             with attempt:
-                backend.connect(max(1.0, min(ATTEMPT_TIMEOUT, deadline - time.monotonic())))
+                timeout = max(1.0, min(ATTEMPT_TIMEOUT, deadline - time.monotonic()))
+                try:
+                    backend.connect(timeout)
+                except MissingDatabase:
+                    if not (create and isinstance(backend, Creates)):
+                        raise
+                    backend.create(timeout)
+                    backend.connect(timeout)
     except NotReady as e:
         results.put((backend, NotReady(str(e))))
     except Exception as e:  # AuthRefused, ConfigError: fail at once, without waiting out the deadline
@@ -50,13 +57,14 @@ def _probe(backend: Backend, deadline: float, results: queue.Queue[tuple[Backend
         results.put((backend, None))
 
 
-def wait(backends: list[Backend], timeout: float, ready: Ready = lambda db, seconds: None) -> None:
+def wait(backends: list[Backend], timeout: float, ready: Ready = lambda db, seconds: None, create: bool = False) -> None:
     """Return when all are ready; raise the first fatal error, or NotReady naming each that was not
-    ready. `ready(database, seconds)` as each becomes ready."""
+    ready. `ready(database, seconds)` as each becomes ready. `create`: a database the server says is
+    missing is made, where the backend can."""
     deadline = time.monotonic() + timeout
     results: queue.Queue[tuple[Backend, Exception | None]] = queue.Queue()
     for backend in backends:
-        threading.Thread(target=_probe, args=(backend, deadline, results, ready), name=f"wait-{backend.name}", daemon=True).start()
+        threading.Thread(target=_probe, args=(backend, deadline, results, ready, create), name=f"wait-{backend.name}", daemon=True).start()
     failures: list[str] = []
     for _ in backends:
         backend, error = results.get()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 from . import content, files, hooks, integrity, log, phase, placeholders, readiness, registry, retry, reverting, targets
-from .contract import Backend, BacksUp, Describes, Finishes, Prechecks, Scripts
+from .contract import Backend, BacksUp, Creates, Describes, Finishes, Prechecks, Scripts
 from .errors import ConfigError, DbinitError, MigrationFailed, NotReady, UsageError
 from .files import Catalog
 from .history import Applied
@@ -36,8 +36,9 @@ class Runner:
         return catalog
 
     @contextmanager
-    def connected(self, dbs: list[str]) -> Iterator[list[Backend]]:
-        """Backends for `dbs`, each answering real queries, closed afterwards."""
+    def connected(self, dbs: list[str], create: bool | None = None) -> Iterator[list[Backend]]:
+        """Backends for `dbs`, each answering real queries, closed afterwards; `create` (by default
+        DBINIT_CREATE_DATABASE): a missing database is made first."""
         for database in registry.databases():
             if database.name in dbs:
                 log.info(database.name, f"waiting for {self.settings.of(database.name).display()}")
@@ -46,7 +47,8 @@ class Runner:
                 self.report.skipped(database.name)
         backends = [registry.get(db).open(self.settings.of(db), self.settings.lock_lease) for db in dbs]
         try:
-            readiness.wait(backends, self.settings.wait_timeout, self.report.ready)
+            readiness.wait(backends, self.settings.wait_timeout, self.report.ready,
+                           self.settings.create_database if create is None else create)
             yield backends
         except DbinitError:
             raise
@@ -74,6 +76,31 @@ class Runner:
     def wait(self) -> None:
         with self.connected(self.settings.configured()):
             pass
+
+    def create(self) -> None:
+        """Every configured database made where the server has not got it, then waited for as `wait` does."""
+        with self.connected(self.settings.configured(), create=True) as backends:
+            for b in backends:
+                if isinstance(b, Creates):
+                    log.info(b.name, f"the database {b.database()} is there")
+                else:
+                    log.info(b.name, "nothing to create: the server's databases are always there")
+
+    def drop(self, db: str, confirm: str) -> None:
+        """Remove a database for a fresh start on a laptop: only when `confirm` names it as the settings do."""
+        if db not in self.settings.configured():
+            raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
+        backend = registry.get(db).open(self.settings.of(db), self.settings.lock_lease)
+        try:
+            if not isinstance(backend, Creates):
+                raise UsageError(f"dbinit drop: {registry.get(db).title} has no database dbinit can drop")
+            if confirm != backend.database():
+                raise UsageError(f"dbinit drop: --confirm {confirm!r} is not the database {db} is set to "
+                                 f"({backend.database()}); nothing was dropped")
+            dropped = backend.drop(self.settings.wait_timeout)
+        finally:
+            backend.close()
+        log.info(db, f"dropped the database {confirm}" if dropped else f"there is no database {confirm}: nothing to drop")
 
     def _intact(self, catalog: Catalog) -> Catalog:
         integrity.check(self.settings.migrations, catalog, self.settings.require_sum)

@@ -31,6 +31,7 @@ class Settings:
     before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
     termination_log: Path = Path("/dev/termination-log")
     require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
+    create_database: bool = False  # DBINIT_CREATE_DATABASE: make a missing database while waiting
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
@@ -73,6 +74,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         out_of_order=bool(out_of_order),
         lint=lint,
         require_sum=e.flag("DBINIT_REQUIRE_SUM"),
+        create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
     )
 

@@ -4,12 +4,15 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import time
 import tomllib
 import uuid
 from pathlib import Path
 
+import jsonschema
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -171,6 +174,58 @@ def test_a_failing_migration_keeps_the_app_from_starting_and_run_returns_its_exi
     assert app is None or app["State"]["StartedAt"].startswith("0001-")  # created, never started
     again = c("run", "--rm", "dbinit", check=False)
     assert again.returncode == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_newcomers_laptop_session_with_env_create_new_migrate_and_json_status(compose, tmp_path):
+    """The README's laptop loop: the databases from compose with their ports on loopback, dbinit from
+    the Python package in a project directory with nothing exported but a .env file."""
+    ports = {name: _free_port() for name in ("LOCAL_POSTGRES_PORT", "LOCAL_NEO4J_PORT", "LOCAL_REDIS_PORT")}
+    c = compose(**{k: str(v) for k, v in ports.items()})
+    c("-f", "docker-compose.yml", "-f", "docker-compose.laptop.yml", "up", "-d", "postgres", "neo4j", "redis")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"""# what the README's laptop section has, with this run's ports
+POSTGRES_URL="postgresql://postgres:change-me-postgres@127.0.0.1:{ports['LOCAL_POSTGRES_PORT']}/app_dev"
+NEO4J_URI=bolt://127.0.0.1:{ports['LOCAL_NEO4J_PORT']}
+NEO4J_AUTH=neo4j/change-me-neo4j
+REDIS_URL=redis://:change-me-redis@127.0.0.1:{ports['LOCAL_REDIS_PORT']}/0
+DBINIT_WAIT_TIMEOUT=180
+""")
+
+    def dbinit(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dbinit", *args], cwd=project, capture_output=True, text=True,
+                              env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+                              timeout=300)
+
+    created = dbinit("create")
+    assert created.returncode == 0, created.stderr
+    assert "read POSTGRES_URL, NEO4J_URI, NEO4J_AUTH, REDIS_URL, DBINIT_WAIT_TIMEOUT from .env" in created.stderr
+    assert "postgres: created the database app_dev" in created.stderr
+    assert "change-me" not in created.stderr  # secrets from .env are masked too
+    made = {db: dbinit("new", db, description).stdout.split() for db, description in
+            (("postgres", "add users"), ("neo4j", "user email unique"), ("redis", "feature flags"))}
+    (project / made["postgres"][0]).write_text("CREATE TABLE users (id bigint PRIMARY KEY, email text);\n")
+    (project / made["postgres"][1]).write_text("DROP TABLE users;\n")
+    (project / made["neo4j"][0]).write_text("CREATE CONSTRAINT user_email IF NOT EXISTS FOR (u:User) "
+                                           "REQUIRE u.email IS UNIQUE;\n")
+    (project / made["redis"][0]).write_text("HSET flags signup on\n")
+    migrated = dbinit("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    for line in ("applied V001 add-users", "neo4j: applied", "applied V001 feature-flags"):
+        assert line in migrated.stderr, migrated.stderr
+    status = dbinit("status", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    jsonschema.validate(document, json.loads((ROOT / "dbinit" / "status.schema.json").read_text()))
+    assert document["up_to_date"] is True
+    assert {name: [m["status"] for m in db["migrations"]] for name, db in document["databases"].items()} == {
+        "postgres": ["Applied"], "neo4j": ["Applied"], "redis": ["Applied"]}
 
 
 def _configmap(name: str, directory) -> dict:

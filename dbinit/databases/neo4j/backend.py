@@ -9,9 +9,9 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import ClientError, DriverError, Neo4jError, TransientError
 
-from ... import retry
+from ... import log, retry
 from ...contract import Backend, Progress
-from ...errors import ConnectionLost, DbinitError, MigrationFailed
+from ...errors import ConfigError, ConnectionLost, DbinitError, MigrationFailed
 from ...history import Applied
 from ...migration import Migration
 from . import apply as applying
@@ -25,6 +25,8 @@ from .settings import Neo4jSettings
 
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
             "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by]) AS rows")
+DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
+_UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"  # Community: no CREATE/DROP DATABASE
 # The uniqueness constraints the lock and the history stand on.
 CONSTRAINTS = tuple(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
                     for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"),
@@ -56,12 +58,16 @@ class Neo4jBackend(Backend):
         with self.session() as s:
             return list(s.run(cypher, params))
 
-    def connect(self, timeout: float) -> None:
+    def _open_driver(self, timeout: float) -> neo4j.Driver:
         if self.driver is None:
             self.driver = neo4j.GraphDatabase.driver(
                 self.settings.uri, auth=self.settings.auth, connection_timeout=timeout,
                 connection_acquisition_timeout=timeout, user_agent="dbinit",
                 notifications_min_severity="OFF")  # the server's hints on dbinit's own queries are noise
+        return self.driver
+
+    def connect(self, timeout: float) -> None:
+        self._open_driver(timeout)
         try:
             # A real query in the target database: verify_connectivity does not prove it is online.
             self.query("RETURN 1")
@@ -72,6 +78,32 @@ class Neo4jBackend(Backend):
         if self.driver is not None:
             self.driver.close()
             self.driver = None
+
+    def database(self) -> str:
+        return self.settings.database or DEFAULT_DATABASE
+
+    def create(self, timeout: float) -> None:
+        self._administer("CREATE DATABASE $name IF NOT EXISTS WAIT", "create", timeout)
+        log.info(self.name, f"created the database {self.database()}", database=self.database())
+
+    def drop(self, timeout: float) -> bool:
+        names = [r["name"] for r in self._administer("SHOW DATABASES YIELD name", "list", timeout)]
+        if self.database() not in names:
+            return False
+        self._administer("DROP DATABASE $name IF EXISTS WAIT", "drop", timeout)
+        return True
+
+    def _administer(self, command: str, what: str, timeout: float) -> list[neo4j.Record]:
+        """A command on the system database, where databases are made and removed."""
+        try:
+            with self._open_driver(timeout).session(database="system") as s:
+                return list(s.run(command, name=self.database()))
+        except Exception as e:
+            if isinstance(e, ClientError) and e.code == _UNSUPPORTED:
+                raise ConfigError(f"neo4j: this server cannot {what} databases ({e.code}): Neo4j Community has one "
+                                  f"database, {DEFAULT_DATABASE}; leave NEO4J_DATABASE unset (or set it to "
+                                  f"{DEFAULT_DATABASE}); Enterprise and Aura {what} databases") from None
+            raise classify_connect_error(e, self.settings.display()) from None
 
     def ensure_constraints(self, again: bool = False) -> None:
         """The uniqueness constraints the lock and the history stand on (`again`: a file may have

@@ -8,7 +8,7 @@ import ssl
 from neo4j.exceptions import (AuthError, ClientError, ConfigurationError, DriverError, Forbidden, Neo4jError,
                               ServiceUnavailable, SessionExpired, TransientError)
 
-from ...errors import AuthRefused, ConfigError, MigrationFailed, NotReady
+from ...errors import AuthRefused, ConfigError, MigrationFailed, MissingDatabase, NotReady
 from ...migration import Migration
 from .cypher import CypherStatement
 
@@ -29,7 +29,7 @@ def classify_connect_error(e: Exception, where: str) -> Exception:
     if isinstance(e, ConfigurationError) or _caused_by_tls(e):
         return ConfigError(f"neo4j: TLS or connection settings do not fit the server at {where}: {e}")
     if isinstance(e, ClientError) and e.code == "Neo.ClientError.Database.DatabaseNotFound":
-        return ConfigError(f"neo4j: {e.message} ({where}); check NEO4J_DATABASE")
+        return MissingDatabase(f"neo4j: {e.message} ({where}); check NEO4J_DATABASE")
     if isinstance(e, (ServiceUnavailable, SessionExpired, TransientError, DriverError, OSError)):
         return NotReady(f"neo4j: {getattr(e, 'message', None) or e}")
     if isinstance(e, ClientError) and "Security" in (e.code or ""):  # e.g. a password that must be changed

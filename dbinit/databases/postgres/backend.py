@@ -11,6 +11,7 @@ from ...errors import ConnectionLost, DbinitError, NotReady
 from ...history import Applied
 from ...migration import Migration
 from . import apply as applying
+from . import creating
 from .activity import Activity
 from .apply import COLUMNS, DOWN, row_of
 from .locking import TABLE, AdvisoryLock, LeaseRowLock
@@ -36,7 +37,8 @@ class PostgresBackend(Backend):
                                                       else AdvisoryLock(self))
         self.activity = Activity(self)
 
-    def open(self, timeout: float) -> psycopg.Connection:
+    def open(self, timeout: float, dbname: str | None = None) -> psycopg.Connection:
+        """A session on the database the settings name (`dbname`: on another of the server's)."""
         from psycopg.conninfo import conninfo_to_dict
 
         # client_encoding: a legacy SQL_ASCII database would otherwise hand back bytes, not text.
@@ -48,6 +50,8 @@ class PostgresBackend(Backend):
             kwargs["password"] = self.settings.password
         if "," in str(given.get("host", "")) and "target_session_attrs" not in given:
             kwargs["target_session_attrs"] = "read-write"  # of several hosts, migrate the primary
+        if dbname is not None:
+            kwargs["dbname"] = dbname
         return psycopg.connect(self.settings.conninfo, **kwargs)
 
     def connect(self, timeout: float) -> None:
@@ -61,6 +65,15 @@ class PostgresBackend(Backend):
             raise NotReady(f"postgres: only a standby answered (in recovery) at {self.settings.display()}; "
                            "waiting for a primary")
         self.conn = conn
+
+    def database(self) -> str:
+        return creating.database_name(self.settings)
+
+    def create(self, timeout: float) -> None:
+        creating.create(self, timeout)
+
+    def drop(self, timeout: float) -> bool:
+        return creating.drop(self, timeout)
 
     @property
     def connection(self) -> psycopg.Connection:

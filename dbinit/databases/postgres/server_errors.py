@@ -5,7 +5,7 @@ import re
 
 import psycopg
 
-from ...errors import AuthRefused, ConfigError, NotReady
+from ...errors import AuthRefused, ConfigError, MissingDatabase, NotReady
 from .sqlstate import Refusal, probe
 
 # What libpq says itself (in English: dbinit's process keeps the C locale for messages), and, as a
@@ -21,7 +21,7 @@ _CONFIG = ('database "', "ssl", "certificate", "invalid", "unsupported", "gssapi
 _SERVER_SAID = re.compile(r"failed: [^\s:]+:  ")
 # What a refused connection's SQLSTATE means for dbinit.
 _REFUSED = ("28000", "28P01", "42501")  # authorization, password, CONNECT privilege
-_SETTINGS = ("3D000", "0A000", "22023", "42704")  # no such database, protocol or startup option not accepted
+_SETTINGS = ("0A000", "22023", "42704")  # protocol or startup option not accepted
 
 
 def classify_connect_error(e: psycopg.Error, where: str, timeout: float = 5.0) -> Exception:
@@ -39,6 +39,9 @@ def classify_connect_error(e: psycopg.Error, where: str, timeout: float = 5.0) -
                                "refused over TLS without a client certificate; set sslcert and sslkey if it wants one)")
         if code in _REFUSED:
             return AuthRefused(f"postgres: authentication refused at {where}: {text} (SQLSTATE {code})")
+        if code == "3D000":
+            return MissingDatabase(f"postgres: {text} ({where}; SQLSTATE {code}); dbinit create makes it, or "
+                                   "DBINIT_CREATE_DATABASE=true")
         if code in _SETTINGS:
             return ConfigError(f"postgres: {text} ({where}; SQLSTATE {code})")
         return NotReady(f"postgres: {text.splitlines()[-1]} (SQLSTATE {code})")
