@@ -335,6 +335,11 @@ class RedisSentinel(Server):
         return f"redis+sentinel://:{self.password}@127.0.0.1:{self.port}/{self.master_name}/0"
 
 
+def _backticked(name: str) -> str:
+    """A Neo4j name as Cypher quotes it (a backtick in it doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 class Neo4jServer(Server):
     """Neo4j Community, embedded by a small Java launcher, Bolt on loopback, auth on."""
 
@@ -379,6 +384,6 @@ class Neo4jServer(Server):
             with d.session() as s:  # in batches: a test may leave more nodes than one transaction's memory holds
                 s.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
             for r in d.execute_query("SHOW CONSTRAINTS YIELD name").records:
-                d.execute_query(f"DROP CONSTRAINT `{r['name']}`")
+                d.execute_query(f"DROP CONSTRAINT {_backticked(r['name'])}")
             for r in d.execute_query("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP'").records:
-                d.execute_query(f"DROP INDEX `{r['name']}`")
+                d.execute_query(f"DROP INDEX {_backticked(r['name'])}")
