@@ -45,7 +45,9 @@ def _probe(backend: Backend, deadline: float, results: queue.Queue[tuple[Backend
                     if not (create and isinstance(backend, Creates)):
                         raise
                     backend.create(timeout)
-                    backend.connect(timeout)
+                    # Connect on the next try: a database another runner is making at the same
+                    # moment can still be missing for a moment after our CREATE said it exists.
+                    raise NotReady(f"{backend.name}: the database is made; connecting to it") from None
     except NotReady as e:
         results.put((backend, NotReady(str(e))))
     except Exception as e:  # AuthRefused, ConfigError: fail at once, without waiting out the deadline

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 # Where CREATE and DROP DATABASE are sent from: every server has postgres, or else template1.
 MAINTENANCE = ("postgres", "template1")
-_EXISTS = "42P04"  # duplicate_database: another runner made it first
+# Another runner made it first: duplicate_database, or, when both CREATEs ran at once, the unique
+# index on pg_database's names (unique_violation).
+_EXISTS = ("42P04", "23505")
 _IN_USE = "55006"  # object_in_use: sessions on the database to drop
 _REFUSED = ("42501",)  # insufficient_privilege: a role without CREATEDB
 
@@ -57,7 +59,7 @@ def create(backend: PostgresBackend, timeout: float) -> None:
         try:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as e:
-            if e.sqlstate != _EXISTS:
+            if e.sqlstate not in _EXISTS:
                 raise _refused(e, f"create the database {name}") from None
             return
     log.info(backend.name, f"created the database {name}", database=name)

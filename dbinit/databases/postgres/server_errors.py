@@ -6,7 +6,7 @@ import re
 import psycopg
 
 from ...errors import AuthRefused, ConfigError, MissingDatabase, NotReady
-from .sqlstate import Refusal, probe
+from .sqlstate import ACCEPTED, Refusal, probe
 
 # What libpq says itself (in English: dbinit's process keeps the C locale for messages), and, as a
 # last resort when the server cannot be asked for its SQLSTATE, the English server's words.
@@ -34,6 +34,8 @@ def classify_connect_error(e: psycopg.Error, where: str, timeout: float = 5.0) -
         return ConfigError(f"postgres: bad connection settings for {where}: {text}")
     if _SERVER_SAID.search(text) and (refusal := _refusal(e, timeout)) is not None:
         code = refusal.code
+        if refusal == ACCEPTED:
+            return NotReady(f"postgres: {text.splitlines()[-1]} (accepted when asked again: trying again)")
         if code == "28000" and refusal.without_client_certificate:
             return ConfigError(f"postgres: TLS settings do not fit the server at {where}: {text} (SQLSTATE {code}: "
                                "refused over TLS without a client certificate; set sslcert and sslkey if it wants one)")

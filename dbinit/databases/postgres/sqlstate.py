@@ -28,8 +28,13 @@ class Refusal(NamedTuple):
     without_client_certificate: bool  # over TLS, offering none: what a server wanting one refuses
 
 
+# What the probe says when the server accepts the connection now (SQLSTATE 00000, success): what
+# refused it a moment ago is gone (another runner has just made the database, say).
+ACCEPTED = Refusal("00000", False)
+
+
 def probe(options: dict[str, str], timeout: float) -> Refusal | None:
-    """Why the server refuses this connection; None when it accepts it now, or when the probe
+    """Why the server refuses this connection (ACCEPTED when it accepts it now); None when the probe
     cannot ask as libpq would (several hosts, GSSAPI, a certificate it cannot check)."""
     host, port = options.get("host") or "", options.get("port") or "5432"
     if "," in host or "," in port or not port.isdigit() or options.get("gssencmode") == "require" \
@@ -42,7 +47,9 @@ def probe(options: dict[str, str], timeout: float) -> Refusal | None:
                 return None
             code = _startup(conn, options)
             offered = bool(options.get("sslcert") and options.get("sslkey"))
-            return None if code is None else Refusal(code, isinstance(conn, ssl.SSLSocket) and not offered)
+            if code is None:
+                return None
+            return ACCEPTED if code == ACCEPTED.code else Refusal(code, isinstance(conn, ssl.SSLSocket) and not offered)
     except (OSError, ValueError, struct.error):
         return None
 
@@ -81,6 +88,7 @@ def _tls(raw: socket.socket, options: dict[str, str]) -> socket.socket | None:
 
 
 def _startup(conn: socket.socket, options: dict[str, str]) -> str | None:
+    """The SQLSTATE of the refusal, 00000 when accepted, None when it cannot ask (the method)."""
     user = options.get("user") or ""
     params = {"user": user, "database": options.get("dbname") or user, "application_name": "dbinit probe"}
     body = struct.pack("!i", _PROTOCOL_3) + b"".join(k.encode() + b"\0" + v.encode() + b"\0"
@@ -94,7 +102,7 @@ def _startup(conn: socket.socket, options: dict[str, str]) -> str | None:
             return _fields(data).get("C")
         if kind == b"Z":  # accepted: whatever failed before has passed
             conn.sendall(b"X" + struct.pack("!i", 4))
-            return None
+            return ACCEPTED.code
         if kind != b"R":
             continue  # ParameterStatus, BackendKeyData, notices
         code = struct.unpack("!i", data[:4])[0]
