@@ -83,6 +83,17 @@ def test_a_role_that_may_not_create_databases_is_77_and_nothing_is_made(postgres
     assert not exists(postgres_server, name)
 
 
+def test_a_role_that_does_not_own_the_database_may_not_drop_it_77_and_it_stays(postgres_server, missing):
+    name, url = missing
+    assert run_dbinit("create", POSTGRES_URL=url).returncode == 0
+    postgres_server.psql("DROP ROLE IF EXISTS plain; CREATE ROLE plain LOGIN PASSWORD 'plain-pw-3Kd' NOCREATEDB")
+    result = run_dbinit("drop", "postgres", "--confirm", name,
+                        POSTGRES_URL=f"postgresql://plain:plain-pw-3Kd@127.0.0.1:{postgres_server.port}/{name}")
+    assert result.returncode == 77, result.stderr
+    assert f"may not drop the database {name}" in result.stderr and "only its owner or a superuser may" in result.stderr
+    assert "CREATEDB" not in result.stderr and exists(postgres_server, name)
+
+
 def test_drop_needs_the_database_named_twice_and_leaves_it_otherwise(postgres_server, missing):
     name, url = missing
     assert run_dbinit("create", POSTGRES_URL=url).returncode == 0

@@ -22,7 +22,7 @@ MAINTENANCE = ("postgres", "template1")
 # index on pg_database's names (unique_violation).
 _EXISTS = ("42P04", "23505")
 _IN_USE = "55006"  # object_in_use: sessions on the database to drop
-_REFUSED = ("42501",)  # insufficient_privilege: a role without CREATEDB
+_REFUSED = ("42501",)  # insufficient_privilege: without CREATEDB, or not the owner
 
 
 def database_name(settings: PostgresSettings) -> str:
@@ -46,10 +46,9 @@ def _maintenance(backend: PostgresBackend, timeout: float) -> psycopg.Connection
     raise AssertionError("unreachable")
 
 
-def _refused(e: psycopg.Error, what: str) -> DbinitError:
+def _refused(e: psycopg.Error, what: str, remedy: str) -> DbinitError:
     if e.sqlstate in _REFUSED:
-        return AuthRefused(f"postgres: the role may not {what} ({describe_error(e)}); a superuser grants it with "
-                           "ALTER ROLE … CREATEDB")
+        return AuthRefused(f"postgres: the role may not {what} ({describe_error(e)}); {remedy}")
     return DbinitError(f"postgres: could not {what}: {describe_error(e)}")
 
 
@@ -60,7 +59,8 @@ def create(backend: PostgresBackend, timeout: float) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as e:
             if e.sqlstate not in _EXISTS:
-                raise _refused(e, f"create the database {name}") from None
+                raise _refused(e, f"create the database {name}", "a superuser grants it with ALTER ROLE … CREATEDB") \
+                    from None
             return
     log.info(backend.name, f"created the database {name}", database=name)
 
@@ -76,5 +76,5 @@ def drop(backend: PostgresBackend, timeout: float) -> bool:
             if e.sqlstate == _IN_USE:
                 raise DbinitError(f"postgres: {name} is in use by other sessions; stop the application first "
                                   f"(docker compose stop app); nothing was dropped ({describe_error(e)})") from None
-            raise _refused(e, f"drop the database {name}") from None
+            raise _refused(e, f"drop the database {name}", "only its owner or a superuser may") from None
     return True
