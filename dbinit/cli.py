@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
             common.add_argument("--" + flag.dest.replace("_", "-"), help=flag.help)
     common.add_argument("--wait-timeout", metavar="SECONDS", help="seconds to wait for the databases (DBINIT_WAIT_TIMEOUT)")
     common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
-    common.add_argument("--log-format", choices=("text", "json"), help="DBINIT_LOG_FORMAT")
+    common.add_argument("--log-format", choices=("text", "json"), help="one line an event, or one JSON object "
+                        "a line (DBINIT_LOG_FORMAT)")
     common.add_argument("--env-file", metavar="PATH",
                         help="variables to read (default: .env in the working directory, when there is one); "
                              "the environment wins")
@@ -46,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")
     parser.add_argument("--version", action="version", version=f"dbinit {VERSION}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    m = sub.add_parser("migrate", parents=[common], help="wait, then apply every pending migration (default)")
+    m = sub.add_parser("migrate", parents=[common], description=(
+        "Wait, then validate, take the locks, apply every pending migration (PostgreSQL, then Neo4j, then Redis), "
+        "release, and print a summary. Pending post-deploy files are left for --post-deploy, which applies them too (on"
+        " a database with no history every file runs in one migrate: there is no old version to protect)."),
+        help="wait, then apply every pending migration (default)")
     m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     m.add_argument("--script", action="store_true",
                    help="with --dry-run: print every statement that would run, dbinit's history writes included, "
@@ -57,46 +62,89 @@ def _parser() -> argparse.ArgumentParser:
                    help="also apply post-deploy migrations: run once the new version of the application is rolled out")
     m.add_argument("--out-of-order", action="store_true", default=None,
                    help="allow pending migrations older than the newest applied one (DBINIT_OUT_OF_ORDER)")
-    w = sub.add_parser("wait", parents=[common], help="only wait until every configured database is ready")
+    w = sub.add_parser("wait", parents=[common], description=(
+        "Only wait until every configured database answers a real query (PostgreSQL SELECT 1, Neo4j a query in the "
+        "target database, Redis PING past LOADING). With --migrated, also until nothing is pending (migrated elsewhere:"
+        " a Job, a Helm hook), else exit 69 at the deadline naming what is pending: the initContainer of application "
+        "pods when one Job migrates."),
+        help="only wait until every configured database is ready")
     w.add_argument("--migrated", action="store_true",
                    help="also wait until no migration is pending (applied elsewhere: a Job, a Helm hook)")
     for p in (m, w):
         p.add_argument("--create-database", action="store_true", default=None,
                        help="make the database when the server has not got it (DBINIT_CREATE_DATABASE)")
-    sub.add_parser("create", parents=[common], help="make each configured database the server has not got yet")
-    dr = sub.add_parser("drop", parents=[common], help="remove the database DATABASE is set to: a fresh start on a laptop")
-    dr.add_argument("database", choices=registry.names())
+    sub.add_parser("create", parents=[common], description=(
+        "Make each configured database the server has not got yet, waiting for the servers as wait does. PostgreSQL: "
+        "CREATE DATABASE from the server's postgres database (the role needs CREATEDB); Neo4j: CREATE DATABASE ... WAIT"
+        " where the edition allows it (Community has one database and says so, exit 78). A database that is there is "
+        "left alone; Redis has nothing to create."),
+        help="make each configured database the server has not got yet")
+    dr = sub.add_parser("drop", parents=[common], description=(
+        "A fresh start on a laptop: remove the database DATABASE is set to, only when --confirm names it once more "
+        "exactly as the settings do (else exit 64, nothing dropped). A database with sessions on it is refused (exit 1:"
+        " stop the application first); none there is no error. Redis has no database dbinit drops."),
+        help="remove the database DATABASE is set to: a fresh start on a laptop")
+    dr.add_argument("database", choices=registry.names(), help="which database to drop")
     dr.add_argument("--confirm", required=True, metavar="NAME",
                     help="the database's name once more, as the settings give it: nothing is dropped otherwise")
-    c = sub.add_parser("check", parents=[common], help="no lock, no writes: exit 0 when up to date, 3 when pending")
-    s = sub.add_parser("status", parents=[common], help="show the migration history")
+    c = sub.add_parser("check", parents=[common], description=(
+        "No lock, no writes: exit 0 when every configured database is up to date with the files, 3 when something is "
+        "pending (each pending file logged), 65 for changed or out-of-order files. Post-deploy files waiting for their "
+        "run are logged and do not count."),
+        help="no lock, no writes: exit 0 when up to date, 3 when pending")
+    s = sub.add_parser("status", parents=[common], description=(
+        "The migration history: Version, Date, Database, Description, Phase (pre-deploy, post-deploy), Status (Applied,"
+        " Pending, Outdated: a repeatable file changed since its run, Changed, Missing, Failed)."),
+        help="show the migration history")
     for p in (c, s):
         p.add_argument("--format", choices=("table", "json"), default="table",
                        help="json: one document on stdout, its schema in dbinit/status.schema.json")
-    v = sub.add_parser("validate", parents=[common], help="check the migration files offline")
+    v = sub.add_parser("validate", parents=[common], description=(
+        "Offline checks of the files, no database needed: names, duplicates, pairs, encodings, placeholders, the "
+        "integrity file, SQL syntax by PostgreSQL's own parser (pglast) and the lint, Cypher and Redis splitting. With "
+        "--servers, each configured server also checks every file, without a lock and changing nothing."),
+        help="check the migration files offline")
     v.add_argument("--servers", action="store_true",
                    help="also have each configured server check every file, changing nothing (Neo4j: EXPLAIN)")
     reverting = ", ".join(d.title for d in registry.databases() if d.naming.down_suffix)
-    d = sub.add_parser("down", parents=[common], help=f"{reverting}: revert migrations newer than VERSION")
+    d = sub.add_parser("down", parents=[common], description=(
+        f"{reverting}: run the down scripts of the migrations newer than VERSION, newest first, each with its history "
+        f"record (PostgreSQL: in one transaction); the down script kept in the history when the file is gone."),
+        help=f"{reverting}: revert migrations newer than VERSION")
     d.add_argument("--to", required=True, action="append", metavar="[DATABASE=]VERSION",
                    help="the version to go back to (0 reverts all); a bare version applies to each database whose "
                         "versions look like it (V3: PostgreSQL, 2025-01-15-001: Neo4j); repeat for several")
-    sub.add_parser("rollback", parents=[common],
+    sub.add_parser("rollback", parents=[common], description=(
+        "Run from the previous image (helm rollback, an older tag): revert, newest first and in the reverse order of "
+        "the databases, every applied migration whose file this image does not have, from the down scripts kept in "
+        "the history. Nothing is reverted when any of them cannot be."),
                    help="revert every applied migration this image has no file for (a newer release's), newest "
                         "first, from the down scripts kept in the history: run it from the previous image")
-    n = sub.add_parser("new", parents=[common], help="create a correctly named migration file")
-    sub.add_parser("hash", parents=[common], help="write dbinit.sum, the integrity file of the migrations")
-    n.add_argument("database", choices=registry.names())
-    n.add_argument("description")
+    n = sub.add_parser("new", parents=[common], description=(
+        "Create correctly named files in the migrations directory: the next number (Neo4j: today and the next NNN), and"
+        " a down file for the databases that have them."),
+        help="create a correctly named migration file")
+    sub.add_parser("hash", parents=[common], description=(
+        "Write dbinit.sum, the integrity file of the migrations: commit it with them; validate, check and migrate then "
+        "refuse a file edited, added or missing since."),
+        help="write dbinit.sum, the integrity file of the migrations")
+    n.add_argument("database", choices=registry.names(), help="which database the migration is for")
+    n.add_argument("description", help="what it does, in a few words: they become the file name (add users: add-users)")
     n.add_argument("--post-deploy", action="store_true",
                    help="a post-deploy migration: runs once the new version of the application is rolled out")
     n.add_argument("--repeatable", action="store_true",
                    help="a repeatable file, R-<description>: applied again whenever it changes (views, functions, "
                         "reference data, Redis Functions)")
-    b = sub.add_parser("baseline", parents=[common], help="record migrations up to VERSION as applied without running them")
-    b.add_argument("database", choices=registry.names())
-    b.add_argument("--to", required=True, metavar="VERSION")
-    sub.add_parser("repair", parents=[common], help="accept changed checksums and clear failed marks")
+    b = sub.add_parser("baseline", parents=[common], description=(
+        "Adopt an existing database: record its migrations up to VERSION (and the baseline script) as applied, without "
+        "running them."),
+        help="record migrations up to VERSION as applied without running them")
+    b.add_argument("database", choices=registry.names(), help="which database to adopt")
+    b.add_argument("--to", required=True, metavar="VERSION", help="the newest version to record as applied")
+    sub.add_parser("repair", parents=[common], description=(
+        "After a person has fixed things: accept changed checksums and clear failed marks, so that the next migrate "
+        "runs a failed file again."),
+        help="accept changed checksums and clear failed marks")
     return parser
 
 

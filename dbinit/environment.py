@@ -8,8 +8,21 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import SplitResult, urlsplit
 
+from dataclasses import dataclass
+
 from . import log
 from .errors import ConfigError, UsageError
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable dbinit reads, declared once beside the code that reads it: docs/reference is
+    generated from these, and a test holds every read in the code equal to a declaration."""
+
+    name: str
+    default: str  # the value the code takes when it is unset, as the code writes it; "" for none
+    meaning: str
+    secret: bool = False  # a password: also read from NAME_FILE, never logged
 
 
 class Env:

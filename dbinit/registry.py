@@ -5,7 +5,8 @@ order of applying (dbinit/databases/__init__.py).
 How to add a database (golang-migrate's driver checklist, for dbinit):
 1. A package dbinit/databases/NAME/ whose __init__.py registers a `Database`: its naming scheme
    (dbinit.naming), comment marker, baseline script name, a settings loader reading its variables
-   and flags (dbinit.environment), the parser of its files (offline: no client library), and
+   and flags (dbinit.environment) with those variables declared (`environment`: the reference in
+   docs/ is generated from them), the parser of its files (offline: no client library), and
    `open`, a factory that imports the client library only when called.
 2. A backend (a `dbinit.contract.Backend`): connect, history, prepare, a lock (or a lease with
    renew and holds, every write fenced in the database), apply, record, set_checksum, forget; the
@@ -27,7 +28,7 @@ from .naming import Naming
 
 if TYPE_CHECKING:
     from .contract import Backend
-    from .environment import Env
+    from .environment import Env, Variable
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Database:
     naming: Naming
     comment: str  # a line comment, for the files `dbinit new` makes
     variables: str  # what to set to configure it, for messages
+    environment: tuple[Variable, ...]  # every variable it reads, for the reference
     # Its settings from the environment and the flags (by dest), or None when not configured.
     load_settings: Callable[[Env, Mapping[str, Any]], Any]
     flags: tuple[Flag, ...]

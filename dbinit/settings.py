@@ -9,10 +9,36 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import log, placeholders, registry
-from .environment import Env
+from .environment import Env, Variable
 from .errors import ConfigError, UsageError
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# dbinit's own variables; each database declares its own (registry.Database.environment).
+ENVIRONMENT = (
+    Variable("DBINIT_MIGRATIONS", "migrations", "the migrations directory (`/migrations` in the image)"),
+    Variable("DBINIT_INIT_DIR", "", "the baseline scripts' directory; unset: `init/` beside the migrations"),
+    Variable("DBINIT_WAIT_TIMEOUT", "60", "seconds to wait for the databases to answer (then exit 69)"),
+    Variable("DBINIT_LOCK_TIMEOUT", "300", "seconds to wait for the migration lock (then exit 75, naming its holder)"),
+    Variable("DBINIT_LOCK_LEASE", "10", "seconds a lease-based lock lasts unless renewed (Neo4j, Redis, "
+             "PostgreSQL behind a transaction pooler)"),
+    Variable("DBINIT_INDEX_TIMEOUT", "600", "seconds to wait for new Neo4j indexes to come ONLINE"),
+    Variable("DBINIT_PROGRESS_INTERVAL", "5", "seconds between progress lines while waiting or while a migration "
+             "runs long"),
+    Variable("DBINIT_LOG_FORMAT", "text", "`text` (one line an event) or `json` (one object a line)"),
+    Variable("DBINIT_OUT_OF_ORDER", "false", "`true`: apply pending migrations older than the newest applied one"),
+    Variable("DBINIT_LINT", "warn", "the PostgreSQL lint: `off`, `warn` (log findings) or `error` (refuse them, "
+             "exit 65)"),
+    Variable("DBINIT_REPORT", "", "a path: write the run report (JSON) there when dbinit exits"),
+    Variable("DBINIT_TERMINATION_LOG", "/dev/termination-log", "where a short summary goes for Kubernetes, when "
+             "the file exists"),
+    Variable("DBINIT_BEFORE_MIGRATE", "", "a shell command run once, under the locks, before the first pending "
+             "migration (a backup)"),
+    Variable("DBINIT_REQUIRE_SUM", "false", "`true`: refuse to run without the integrity file `dbinit.sum`"),
+    Variable("DBINIT_CREATE_DATABASE", "false", "`true`: make a database the server has not got while waiting, "
+             "as `dbinit create` does"),
+    Variable(placeholders.PREFIX + "<NAME>", "", "the value of `${name}` in the migration files", secret=True),
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 #   Debian packages: PostgreSQL, PgBouncer and Redis servers, a JDK and Maven for the Neo4j launcher
 #   Maven: Neo4j Community 5.26 (embedded, with Bolt) and the launcher jar
 #   .tools/bin/helm: Helm, built from the Go module proxy (the chart's tests run helm lint/template)
-#   .venv: dbinit with its test extras
+#   .venv: dbinit with its test extras (MkDocs Material for the documentation's build among them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/bin/time ] || missing+=(time)   # bench/: peak memory of a process
 command -v curl >/dev/null || missing+=(curl)   # bench/peers.sh: a jar Maven cannot resolve
 command -v localedef >/dev/null || missing+=(locales)   # PostgreSQL servers that speak other languages
+command -v docker-compose >/dev/null || missing+=(docker-compose)   # tests/test_docs.py: compose examples checked
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq

@@ -1,5 +1,6 @@
 """The Helm chart: `helm lint`, and what `helm template` renders passes Kubernetes' schema and keeps
 the security settings of the plain manifests (the hook Job runs for real in the end-to-end run)."""
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,6 +9,8 @@ import kubernetes_validate
 import yaml
 
 from conftest import ROOT
+from dbinit import registry, settings
+from examples import block
 
 CHART = ROOT / "deploy" / "helm" / "dbinit"
 HELM = str(ROOT / ".tools" / "bin" / "helm") if (ROOT / ".tools" / "bin" / "helm").exists() else shutil.which("helm")
@@ -65,26 +68,19 @@ def test_migrations_baked_into_a_derived_image_need_no_configmap(tmp_path):
     assert all("volumes" not in d["spec"]["template"]["spec"] for d in docs)
 
 
-def test_the_init_container_snippet_gates_an_applications_own_deployment(tmp_path):
+def application_chart(tmp_path: Path) -> Path:
+    """An application's chart with dbinit as a dependency and the Kubernetes guide's
+    templates/deployment.yaml."""
     app = tmp_path / "shop"
     (app / "templates").mkdir(parents=True)
     shutil.copytree(CHART, app / "charts" / "dbinit")
     (app / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 1.0.0\n")
-    (app / "templates" / "deployment.yaml").write_text('''apiVersion: apps/v1
-kind: Deployment
-metadata: {name: shop}
-spec:
-  selector: {matchLabels: {app: shop}}
-  template:
-    metadata: {labels: {app: shop}}
-    spec:
-      initContainers:
-        - {{- include "dbinit.initContainer" .Subcharts.dbinit | nindent 10 }}
-      containers:
-        - {name: shop, image: "shop:1.0"}
-      volumes: {{- include "dbinit.volumes" .Subcharts.dbinit | nindent 8 }}
-''')
-    docs = render(tmp_path, {"dbinit": repository_migrations()}, chart=app)
+    (app / "templates" / "deployment.yaml").write_text(block("templates/deployment.yaml").text)
+    return app
+
+
+def test_the_init_container_snippet_gates_an_applications_own_deployment(tmp_path):
+    docs = render(tmp_path, {"dbinit": repository_migrations()}, chart=application_chart(tmp_path))
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert init["name"] == "dbinit" and init["args"] == ["wait", "--migrated"]
@@ -104,3 +100,21 @@ def test_the_post_deploy_job_runs_after_install_and_upgrade_and_the_rollback_job
                if d["kind"] == "ConfigMap")
     off = render(tmp_path, {**repository_migrations(), "postDeploy": {"enabled": False}, "rollback": {"enabled": False}})
     assert [d["metadata"]["name"] for d in off if d["kind"] == "Job"] == ["shop-dbinit"]
+
+
+def test_a_misspelt_value_or_a_variable_dbinit_does_not_read_is_refused_by_the_chart(tmp_path):
+    for values in ({"credentials": {"existingSecrett": "app-databases"}}, {"env": {"POSTGRES_HOSTNAME": "db"}},
+                   {"imagee": {"tag": "0.2.0"}}):
+        (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+        refused = subprocess.run([HELM, "template", "shop", str(CHART), "-f", str(tmp_path / "values.yaml")],
+                                 capture_output=True, text=True)
+        assert refused.returncode != 0 and "values don't meet the specifications of the schema" in refused.stderr
+
+
+def test_the_chart_s_list_of_variables_is_the_one_dbinit_reads():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    names = schema["properties"]["env"]["propertyNames"]["anyOf"][0]["enum"]
+    declared = {v.name for v in settings.ENVIRONMENT} | {v.name for d in registry.databases() for v in d.environment}
+    assert set(names) == {n for n in declared if "<" not in n}
+    assert schema["properties"]["credentials"]["properties"]["keys"]["propertyNames"] == \
+        schema["properties"]["env"]["propertyNames"]

@@ -1,5 +1,6 @@
 """dbinit as users run it: the image against real servers, docker compose with its app gate,
 and the Kubernetes manifests under podman kube play."""
+import io
 import json
 import os
 import re
@@ -16,8 +17,10 @@ import jsonschema
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from dotenv import dotenv_values
 
 from conftest import REVISION, ROOT, SOURCE, build, docker  # noqa: E402
+from examples import block, shell_commands
 from servers import Neo4jServer, PostgresServer, RedisServer
 
 
@@ -182,50 +185,141 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _shims(directory: Path, project: str) -> dict[str, str]:
+    """What the documentation's shell lines expect on PATH: `dbinit` (the package of this checkout,
+    as the quick start's `pip install .` gives it) and `docker compose` (here docker-compose, in a
+    project of the test's own)."""
+    directory.mkdir()
+    (directory / "dbinit").write_text(f'#!/bin/sh\nexec {sys.executable} -m dbinit "$@"\n')
+    (directory / "docker").write_text(f'#!/bin/sh\nif [ "$1" = compose ]; then shift; exec docker-compose -p {project} "$@"; '
+                                      f'fi\nexec {shutil.which("docker")} "$@"\n')
+    for shim in directory.iterdir():
+        shim.chmod(0o755)
+    return {"PATH": f"{directory}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT), "HOME": str(directory.parent)}
+
+
+def _run_block(title: str, cwd: Path, env: dict[str, str], page: str | None = None,
+               skip: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """A documentation block's shell lines, as pasted (with `set -e`), but for the lines `skip` names."""
+    script = block(title, page).text
+    for command in shell_commands(script):
+        if command.startswith(skip):
+            script = script.replace(command, ":")
+    return subprocess.run(["bash", "-euc", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _normalised(line: str) -> str:
+    """A log line without its time stamp and durations."""
+    line = line.split("| ", 1)[1] if " | " in line else line
+    line = re.sub(r"^\d{4}-\d\d-\d\dT[\d:]+Z ", "", line.strip())
+    return re.sub(r"\d+(\.\d+)? (s|ms)\b", "N \\2", line)
+
+
+def test_the_readme_quick_start_pasted_into_a_project_migrates_then_starts_the_app(images, tmp_path):
+    """The README's quick start as a newcomer pastes it: its compose file in an empty project (the
+    database and application images swapped for the local stand-ins), its shell lines, and the log
+    it says they show."""
+    project, name = tmp_path / "project", f"dbinit-quick-{uuid.uuid4().hex[:8]}"
+    project.mkdir()
+    compose_file = block("compose.yaml", "README.md").text
+    for public, local in (("postgres:16", images["postgres"]), ("dbinit:0.2.0", images["dbinit"]),
+                          ("your-app:latest", images["redis"])):
+        assert f"image: {public}" in compose_file
+        compose_file = compose_file.replace(f"image: {public}", f"image: {local}")
+    (project / "compose.yaml").write_text(compose_file)
+    env = _shims(tmp_path / "bin", name)
+    try:
+        pasted = _run_block("in your project", project, env, "README.md")
+        assert pasted.returncode == 0, pasted.stderr
+
+        def in_project(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["docker-compose", "-p", name, *args], cwd=project, env={**os.environ, **env},
+                                  check=True, capture_output=True, text=True, timeout=600)
+
+        deadline = time.monotonic() + 300
+        while True:
+            ids = in_project("ps", "-a", "-q", "dbinit").stdout.split()
+            state = json.loads(docker("inspect", ids[0]).stdout)[0]["State"] if ids else None
+            if state and state["Status"] == "exited":
+                break
+            assert time.monotonic() < deadline, "dbinit did not exit"
+            time.sleep(1)
+        logs = in_project("logs", "--no-color", "dbinit").stdout
+        assert state["ExitCode"] == 0, logs
+        shown = [_normalised(line) for line in block("docker compose logs dbinit").text.splitlines()]
+        seen = [_normalised(line) for line in logs.splitlines()]
+        position = 0
+        for line in shown:  # every line the README shows, in its order, among the real ones
+            assert line in seen[position:], f"{line!r} not in {seen[position:]}"
+            position = seen.index(line, position) + 1
+        app_ids = in_project("ps", "-a", "-q", "app").stdout.split()
+        app = json.loads(docker("inspect", app_ids[0]).stdout)[0]["State"]
+        assert app["Running"] and app["StartedAt"] > state["FinishedAt"]
+    finally:
+        subprocess.run(["docker-compose", "-p", name, "down", "-v", "--remove-orphans"], cwd=project,
+                       env={**os.environ, **env}, capture_output=True)
+
+
 def test_a_newcomers_laptop_session_with_env_create_new_migrate_and_json_status(compose, tmp_path):
-    """The README's laptop loop: the databases from compose with their ports on loopback, dbinit from
-    the Python package in a project directory with nothing exported but a .env file."""
-    ports = {name: _free_port() for name in ("LOCAL_POSTGRES_PORT", "LOCAL_NEO4J_PORT", "LOCAL_REDIS_PORT")}
-    c = compose(**{k: str(v) for k, v in ports.items()})
-    c("-f", "docker-compose.yml", "-f", "docker-compose.laptop.yml", "up", "-d", "postgres", "neo4j", "redis")
+    """The laptop guide's blocks as written: the databases from compose with their ports on
+    loopback, its `.env` in an empty project (this run's ports), and its session's lines, dbinit
+    from the Python package with nothing exported but PATH."""
+    ports = {"LOCAL_POSTGRES_PORT": (5432, _free_port()), "LOCAL_NEO4J_PORT": (7687, _free_port()),
+             "LOCAL_REDIS_PORT": (6379, _free_port())}
+    c = compose(**{k: str(v[1]) for k, v in ports.items()})
+    env = _shims(tmp_path / "bin", c.project)
+    started = _run_block("the databases", ROOT, {**c.env, **env}, skip=("pip install",))
+    assert started.returncode == 0, started.stderr
     project = tmp_path / "project"
     project.mkdir()
-    (project / ".env").write_text(f"""# what the README's laptop section has, with this run's ports
-POSTGRES_URL="postgresql://postgres:change-me-postgres@127.0.0.1:{ports['LOCAL_POSTGRES_PORT']}/app_dev"
-NEO4J_URI=bolt://127.0.0.1:{ports['LOCAL_NEO4J_PORT']}
-NEO4J_AUTH=neo4j/change-me-neo4j
-REDIS_URL=redis://:change-me-redis@127.0.0.1:{ports['LOCAL_REDIS_PORT']}/0
-DBINIT_WAIT_TIMEOUT=180
-""")
+    dotenv = block(".env").text
+    for documented, port in ports.values():
+        assert f"127.0.0.1:{documented}" in dotenv
+        dotenv = dotenv.replace(f"127.0.0.1:{documented}", f"127.0.0.1:{port}")
+    (project / ".env").write_text(dotenv)
 
-    def dbinit(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "dbinit", *args], cwd=project, capture_output=True, text=True,
-                              env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
-                              timeout=300)
-
-    created = dbinit("create")
-    assert created.returncode == 0, created.stderr
-    assert "read POSTGRES_URL, NEO4J_URI, NEO4J_AUTH, REDIS_URL, DBINIT_WAIT_TIMEOUT from .env" in created.stderr
-    assert "postgres: created the database app_dev" in created.stderr
-    assert "change-me" not in created.stderr  # secrets from .env are masked too
-    made = {db: dbinit("new", db, description).stdout.split() for db, description in
-            (("postgres", "add users"), ("neo4j", "user email unique"), ("redis", "feature flags"))}
-    (project / made["postgres"][0]).write_text("CREATE TABLE users (id bigint PRIMARY KEY, email text);\n")
-    (project / made["postgres"][1]).write_text("DROP TABLE users;\n")
-    (project / made["neo4j"][0]).write_text("CREATE CONSTRAINT user_email IF NOT EXISTS FOR (u:User) "
-                                           "REQUIRE u.email IS UNIQUE;\n")
-    (project / made["redis"][0]).write_text("HSET flags signup on\n")
-    migrated = dbinit("migrate")
-    assert migrated.returncode == 0, migrated.stderr
-    for line in ("applied V001 add-users", "neo4j: applied", "applied V001 feature-flags"):
-        assert line in migrated.stderr, migrated.stderr
-    status = dbinit("status", "--format", "json")
-    assert status.returncode == 0, status.stderr
+    session = _run_block("a session", project, env)
+    assert session.returncode == 0, session.stderr
+    assert "read POSTGRES_URL, NEO4J_URI, NEO4J_AUTH, REDIS_URL, DBINIT_WAIT_TIMEOUT from .env" in session.stderr
+    assert session.stderr.count("postgres: created the database app_dev") == 2  # before and after the drop
+    assert "postgres: dropped the database app_dev" in session.stderr
+    assert session.stderr.count("applied V001 add-users") == 2
+    assert "change-me" not in session.stderr  # secrets from .env are masked too
+    status = subprocess.run(["dbinit", "status", "--format", "json"], cwd=project, env=env, capture_output=True,
+                            text=True, timeout=300)
     document = json.loads(status.stdout)
     jsonschema.validate(document, json.loads((ROOT / "dbinit" / "status.schema.json").read_text()))
     assert document["up_to_date"] is True
-    assert {name: [m["status"] for m in db["migrations"]] for name, db in document["databases"].items()} == {
-        "postgres": ["Applied"], "neo4j": ["Applied"], "redis": ["Applied"]}
+    assert [m["status"] for m in document["databases"]["postgres"]["migrations"]] == ["Applied"]
+    assert set(document["databases"]) == {"postgres", "neo4j", "redis"}
+
+
+def test_the_backup_example_s_image_dumps_postgresql_before_a_migration(images, tmp_path):
+    """Running it well: the Dockerfile derived from dbinit's with pg_dump, and the hook that uses it."""
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = block("Dockerfile").text
+    assert dockerfile.startswith("FROM dbinit:0.2.0\n")
+    (context / "Dockerfile").write_text(dockerfile.replace("FROM dbinit:0.2.0", f"FROM {images['dbinit']}", 1))
+    build("dbinit-e2e/backup:e2e", context)
+    hook = dotenv_values(stream=io.StringIO(block("environment", "docs/guides/operations.md").text))
+    backups, migrations = tmp_path / "backups", tmp_path / "migrations"
+    backups.mkdir()
+    backups.chmod(0o777)  # the image's user 10001 writes there
+    migrations.mkdir()
+    (migrations / "V001-add-users-up.sql").write_text("CREATE TABLE users (id int);\n")
+    pg = PostgresServer().start()
+    try:
+        ran = docker("run", "--rm", "--network", "host", "--read-only", "-v", f"{backups}:/backups",
+                     "-v", f"{migrations}:/migrations:ro", "-e", f"POSTGRES_URL={pg.url()}",
+                     "-e", f"DBINIT_BEFORE_MIGRATE={hook['DBINIT_BEFORE_MIGRATE']}", "dbinit-e2e/backup:e2e",
+                     check=False)
+        assert ran.returncode == 0, ran.stderr
+        assert "applied V001 add-users" in ran.stderr
+        dumps = list(backups.glob("*.dump"))
+        assert len(dumps) == 1 and dumps[0].read_bytes().startswith(b"PGDMP")
+    finally:
+        pg.remove()
 
 
 def _configmap(name: str, directory) -> dict:

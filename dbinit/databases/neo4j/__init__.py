@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ...migration import Migration
 from ...naming import DESCRIPTION, Dated
 from ...registry import Database, Flag, register
-from .settings import load
+from .settings import ENVIRONMENT, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -63,7 +63,7 @@ register(Database(
                      (r"\d{4}-\d{2}-\d{2}-[^\d].*", "has no sequence number NNN after the date; expected {expected}"),
                      (r"V\d+__.+", "looks like a neo4j-migrations name; dbinit expects {expected}")),
                  version_word="Neo4j version"),
-    comment="//", variables="NEO4J_URI", load_settings=load,
+    comment="//", variables="NEO4J_URI", environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
     parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,
     api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)}, server_check="the server's plan of every statement (EXPLAIN)",

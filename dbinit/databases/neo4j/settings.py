@@ -7,8 +7,17 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ... import log
-from ...environment import Env, split_url, url_password, without_credentials
+from ...environment import Env, Variable, split_url, url_password, without_credentials
 from ...errors import ConfigError
+
+ENVIRONMENT = (
+    Variable("NEO4J_URI", "", "`bolt://host:7687`, `neo4j://` for routing, `+s` for TLS, `+ssc` for a self-signed "
+             "certificate"),
+    Variable("NEO4J_USERNAME", "neo4j", "with NEO4J_PASSWORD"),
+    Variable("NEO4J_PASSWORD", "", "the password", secret=True),
+    Variable("NEO4J_AUTH", "", "`user/password` as the neo4j image takes it, or `none`", secret=True),
+    Variable("NEO4J_DATABASE", "", "the database; unset: the server's default (`neo4j`)"),
+)
 
 _DATABASE = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{2,62}")
 _SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
 from ...registry import Database, Flag, register
-from .settings import VARIABLES, load
+from .settings import ENVIRONMENT, VARIABLES, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -65,7 +65,7 @@ register(Database(
                         (r"V\d+-(up|down)", "has no description; expected {expected}"),
                         (rf"V\d+-{DESCRIPTION}", "ends in neither -up nor -down; expected {expected}"),
                         (r"V[^-]*\D[^-]*-.*", "the version after V must be digits only; expected {expected}"))),
-    comment="--", variables=VARIABLES, load_settings=load,
+    comment="--", variables=VARIABLES, environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("postgres_url", "PostgreSQL URL (POSTGRES_URL)"),),
     parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint, fill=_fill,
 ))

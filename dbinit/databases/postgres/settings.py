@@ -8,10 +8,37 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ... import log
-from ...environment import Env, check_port, url_password
+from ...environment import Env, Variable, check_port, url_password
 from ...errors import ConfigError
 
 VARIABLES = "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST or PGHOST"
+# In the order they are looked at: a URL, else the official image's variables, else libpq's.
+ENVIRONMENT = (
+    Variable("POSTGRES_URL", "", "`postgresql://user:password@host:5432/database?sslmode=…`, or a libpq "
+             "`key=value` string; several hosts for a primary and its standbys"),
+    Variable("DATABASE_URL", "", "the same, where POSTGRES_URL is unset"),
+    Variable("POSTGRES_HOST", "", "without a URL: the host, with the official image's variables below"),
+    Variable("POSTGRES_PORT", "5432", "with POSTGRES_HOST"),
+    Variable("POSTGRES_USER", "postgres", "with POSTGRES_HOST"),
+    Variable("POSTGRES_PASSWORD", "", "the password; fills in a URL that has none", secret=True),
+    Variable("POSTGRES_DB", "", "with POSTGRES_HOST; unset: the user's name"),
+    Variable("PGHOST", "", "without a URL or POSTGRES_HOST: libpq's own variables (PGPORT, PGUSER, PGPASSWORD, "
+             "PGDATABASE, PGSSLMODE, PGSSLROOTCERT, …), read by libpq itself"),
+    Variable("PGSERVICE", "", "as PGHOST: a service of libpq's `pg_service.conf`"),
+    Variable("PGPORT", "", "with PGHOST; checked to be a port"),
+    Variable("PGPASSWORD", "", "with PGHOST; kept out of every log line"),
+    Variable("PGDATABASE", "", "with PGHOST"),
+    Variable("PGUSER", "", "with PGHOST"),
+    Variable("PGSSLMODE", "", "with PGHOST, or beside a URL without `sslmode`: checked to be a libpq sslmode"),
+    Variable("DBINIT_POSTGRES_SCHEMA", "dbinit", "the schema of dbinit's history table"),
+    Variable("DBINIT_PG_LOCK_TIMEOUT", "2.0", "seconds a migration waits for a table lock before it is rolled back "
+             "and tried again"),
+    Variable("DBINIT_PG_LOCK_RETRIES", "10", "how many times a migration that gave up waiting for a lock is tried "
+             "again"),
+    Variable("DBINIT_PG_STATEMENT_TIMEOUT", "0.0", "seconds any statement may run; 0: no limit"),
+    Variable("DBINIT_PG_POOLER", "none", "`transaction` behind a transaction-mode pooler (PgBouncer): a lease "
+             "row instead of the advisory lock; `session` or `none` otherwise"),
+)
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 

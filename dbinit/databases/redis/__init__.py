@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
 from ...registry import Database, Flag, register
-from .settings import load
+from .settings import ENVIRONMENT, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -45,7 +45,7 @@ register(Database(
     naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}\.redis"),
                     "V<digits>-<description>.redis, e.g. V001-rename-session-keys.redis", (".redis",),
                     f"{NAME} migration", hints=((r"v\d+-.+", "the V must be upper-case; expected {expected}"),)),
-    comment="#", variables="REDIS_URL", load_settings=load,
+    comment="#", variables="REDIS_URL", environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("redis_url", "Redis URL (REDIS_URL)"),),
     parse=_parse, open=_open, server_check="the server's check of every command and its arguments (COMMAND GETKEYS)",
     fill=_fill,

@@ -7,8 +7,17 @@ from typing import Any, Mapping
 from urllib.parse import parse_qs
 
 from ... import log
-from ...environment import Env, check_port, split_url, url_password, without_credentials
+from ...environment import Env, Variable, check_port, split_url, url_password, without_credentials
 from ...errors import ConfigError
+
+ENVIRONMENT = (
+    Variable("REDIS_URL", "", "`redis://`, `rediss://` (TLS), `unix://`, `redis+sentinel://`, `redis+cluster://`, "
+             "`rediss+cluster://`; the database number after the host"),
+    Variable("REDIS_PASSWORD", "", "the password; fills in a URL that has none", secret=True),
+    Variable("DBINIT_REDIS_PREFIX", "dbinit:", "the prefix of dbinit's keys (lock, history), to keep applications "
+             "apart on one Redis"),
+    Variable("DBINIT_REDIS_BGSAVE", "false", "`true`: BGSAVE, and wait for it, before a run that changes Redis"),
+)
 
 
 @dataclass(frozen=True)
