@@ -388,6 +388,47 @@ def test_three_pods_from_the_kubernetes_deployment_race_and_apply_each_migration
         _remove(pods, servers)
 
 
+def test_the_readme_kubernetes_quick_start_gates_the_app_on_its_init_container(images, tmp_path):
+    """The README's Deployment under podman kube play: its ConfigMap of migrations and its Secret
+    with the URL as its kubectl lines make them, its initContainer as written (the image and the
+    app swapped for local ones, the database at this machine's server)."""
+    import base64
+
+    import yaml
+
+    subprocess.run(f"docker save {images['dbinit']} | podman load -q", shell=True, check=True, capture_output=True)
+    deployment = yaml.safe_load(block("deployment.yaml", "README.md").text)
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["initContainers"][0]["image"] == "registry.example/dbinit:0.2.0"
+    spec["initContainers"][0]["image"] = f"localhost/{images['dbinit']}"
+    spec["containers"][0].update(image=f"localhost/{images['dbinit']}", command=[
+        "/opt/dbinit/bin/python", "-c", "import time; print('app started', flush=True); time.sleep(3600)"])
+    pod = {"apiVersion": "v1", "kind": "Pod", "spec": spec, "metadata": {
+        "name": "dbinit-quick", "annotations": {"io.podman.annotations.init.container.type": "always"}}}
+    (tmp_path / "pod.yaml").write_text(yaml.safe_dump(pod))
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "V001-create-users-up.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY);\n")
+    (tmp_path / "configmap.yaml").write_text(yaml.safe_dump(_configmap("app-migrations", migrations)))
+    pg = PostgresServer()
+    try:
+        pg.start()
+        url = pg.url()
+        (tmp_path / "secret.json").write_text(json.dumps({"POSTGRES_URL": base64.b64encode(url.encode()).decode()}))
+        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+        subprocess.run(["podman", "secret", "create", "app-databases", str(tmp_path / "secret.json")], check=True,
+                       capture_output=True)
+        played = subprocess.run(["podman", "kube", "play", "--network", "host", "--configmap",
+                                 str(tmp_path / "configmap.yaml"), str(tmp_path / "pod.yaml")],
+                                capture_output=True, text=True, timeout=300)
+        assert played.returncode == 0, played.stdout + played.stderr
+        logs = _app_started("dbinit-quick")
+        assert "postgres: applied V001 create-users" in logs
+        assert pg.psql("SELECT count(*) FROM users") == "0"
+    finally:
+        _remove(["dbinit-quick"], [pg])
+
+
 def _remove(pods: list[str], servers: list) -> None:
     for name in pods:
         subprocess.run(["podman", "pod", "rm", "-f", name], capture_output=True)
