@@ -23,8 +23,7 @@ ENVIRONMENT = (
     Variable("DBINIT_LOCK_LEASE", "10", "seconds a lease-based lock lasts unless renewed (Neo4j, Redis, "
              "PostgreSQL behind a transaction pooler)"),
     Variable("DBINIT_INDEX_TIMEOUT", "600", "seconds to wait for new Neo4j indexes to come ONLINE"),
-    Variable("DBINIT_PROGRESS_INTERVAL", "5", "seconds between progress lines while waiting or while a migration "
-             "runs long"),
+    Variable("DBINIT_PROGRESS_INTERVAL", "5", "seconds between progress lines while a migration runs long"),
     Variable("DBINIT_LOG_FORMAT", "text", "`text` (one line an event) or `json` (one object a line)"),
     Variable("DBINIT_OUT_OF_ORDER", "false", "`true`: apply pending migrations older than the newest applied one"),
     Variable("DBINIT_LINT", "warn", "the PostgreSQL lint: `off`, `warn` (log findings) or `error` (refuse them, "
