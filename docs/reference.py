@@ -123,6 +123,8 @@ def _schema_rows(node: dict[str, Any], path: str, rows: list[tuple[str, ...]]) -
         kind = "one of " + ", ".join(f"`{json.dumps(e)}`" for e in node["enum"])
     elif isinstance(kind, list):
         kind = " or ".join(kind)
+    elif "oneOf" in node:
+        kind = " or ".join(a.get("type", "") for a in node["oneOf"])
     if "format" in node:
         kind += f" ({node['format']})"
     if path:
@@ -133,6 +135,9 @@ def _schema_rows(node: dict[str, Any], path: str, rows: list[tuple[str, ...]]) -
         _schema_rows(node["additionalProperties"], f"{path}.<DATABASE>", rows)
     if isinstance(node.get("items"), dict):
         _schema_rows(node["items"], f"{path}[]", rows)
+    for alternative in node.get("oneOf", []):  # an object or null: the object's fields
+        for name, child in alternative.get("properties", {}).items():
+            _schema_rows(child, f"{path}.{name}", rows)
 
 
 def _schema(name: str) -> str:

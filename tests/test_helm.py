@@ -109,6 +109,9 @@ def test_a_misspelt_value_or_a_variable_dbinit_does_not_read_is_refused_by_the_c
         refused = subprocess.run([HELM, "template", "shop", str(CHART), "-f", str(tmp_path / "values.yaml")],
                                  capture_output=True, text=True)
         assert refused.returncode != 0 and "values don't meet the specifications of the schema" in refused.stderr
+    # what libpq and Python's ssl read themselves (the TLS guide's) is let through
+    render(tmp_path, {"env": {"PGSSLROOTCERT": "/run/secrets/ca.pem", "SSL_CERT_FILE": "/run/secrets/ca.pem",
+                              "DBINIT_PLACEHOLDER_SCHEMA": "app"}})
 
 
 def test_the_chart_s_list_of_variables_is_the_one_dbinit_reads():
