@@ -47,9 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dbinit", description="Wait for Neo4j, PostgreSQL and Redis, apply pending migrations, exit.")
     parser.add_argument("--version", action="version", version=f"dbinit {VERSION}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    order = ", then ".join(d.title for d in registry.databases())
     m = sub.add_parser("migrate", parents=[common], description=(
-        "Wait, then validate, take the locks, apply every pending migration (PostgreSQL, then Neo4j, then Redis), "
-        "release, and print a summary. Pending post-deploy files are left for --post-deploy, which applies them too (on"
+        f"Wait, then validate, take the locks, apply every pending migration ({order}), release, and print a summary."
+        " Pending post-deploy files are left for --post-deploy, which applies them too (on"
         " a database with no history every file runs in one migrate: there is no old version to protect)."),
         help="wait, then apply every pending migration (default)")
     m.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
@@ -63,8 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--out-of-order", action="store_true", default=None,
                    help="allow pending migrations older than the newest applied one (DBINIT_OUT_OF_ORDER)")
     w = sub.add_parser("wait", parents=[common], description=(
-        "Only wait until every configured database answers a real query (PostgreSQL SELECT 1, Neo4j a query in the "
-        "target database, Redis PING past LOADING). With --migrated, also until nothing is pending (migrated elsewhere:"
+        "Only wait until every configured database answers a real query (not only accepts a connection). With --migrated, also until nothing is pending (migrated elsewhere:"
         " a Job, a Helm hook), else exit 69 at the deadline naming what is pending: the initContainer of application "
         "pods when one Job migrates."),
         help="only wait until every configured database is ready")
@@ -74,15 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--create-database", action="store_true", default=None,
                        help="make the database when the server has not got it (DBINIT_CREATE_DATABASE)")
     sub.add_parser("create", parents=[common], description=(
-        "Make each configured database the server has not got yet, waiting for the servers as wait does. PostgreSQL: "
-        "CREATE DATABASE from the server's postgres database (the role needs CREATEDB); Neo4j: CREATE DATABASE ... WAIT"
-        " where the edition allows it (Community has one database and says so, exit 78). A database that is there is "
-        "left alone; Redis has nothing to create."),
+        "Make each configured database the server has not got yet, waiting for the servers as wait does; a database "
+        "that is there is left alone. Where a server cannot make one (an edition with one database, a role without "
+        "the right), it says why."),
         help="make each configured database the server has not got yet")
     dr = sub.add_parser("drop", parents=[common], description=(
         "A fresh start on a laptop: remove the database DATABASE is set to, only when --confirm names it once more "
         "exactly as the settings do (else exit 64, nothing dropped). A database with sessions on it is refused (exit 1:"
-        " stop the application first); none there is no error. Redis has no database dbinit drops."),
+        " stop the application first); none there is no error."),
         help="remove the database DATABASE is set to: a fresh start on a laptop")
     dr.add_argument("database", choices=registry.names(), help="which database to drop")
     dr.add_argument("--confirm", required=True, metavar="NAME",
@@ -101,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="json: one document on stdout, its schema in dbinit/status.schema.json")
     v = sub.add_parser("validate", parents=[common], description=(
         "Offline checks of the files, no database needed: names, duplicates, pairs, encodings, placeholders, the "
-        "integrity file, SQL syntax by PostgreSQL's own parser (pglast) and the lint, Cypher and Redis splitting. With "
+        "integrity file, each file's syntax by its database's own parser, and the lint. With "
         "--servers, each configured server also checks every file, without a lock and changing nothing."),
         help="check the migration files offline")
     v.add_argument("--servers", action="store_true",
