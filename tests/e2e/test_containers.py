@@ -96,14 +96,14 @@ def test_a_package_that_differs_from_its_locked_hash_fails_the_build(images, tmp
 
 
 class Compose:
-    def __init__(self, images, **env):
-        self.project = f"dbinit-e2e-{uuid.uuid4().hex[:8]}"
+    def __init__(self, images, cwd: Path = ROOT, **env):
+        self.project, self.cwd = f"dbinit-e2e-{uuid.uuid4().hex[:8]}", cwd
         self.env = {**os.environ, "POSTGRES_IMAGE": images["postgres"], "REDIS_IMAGE": images["redis"],
                     "NEO4J_IMAGE": images["neo4j"], "DBINIT_IMAGE": images["dbinit"], "APP_IMAGE": images["dbinit"],
                     **env}
 
     def __call__(self, *args, check=True, timeout=600):
-        return subprocess.run(["docker-compose", "-p", self.project, *args], cwd=ROOT, env=self.env, check=check,
+        return subprocess.run(["docker-compose", "-p", self.project, *args], cwd=self.cwd, env=self.env, check=check,
                               capture_output=True, text=True, timeout=timeout)
 
     def container(self, service: str) -> dict | None:
@@ -127,8 +127,8 @@ class Compose:
 def compose(images):
     made = []
 
-    def make(**env):
-        c = Compose(images, **env)
+    def make(cwd: Path = ROOT, **env):
+        c = Compose(images, cwd, **env)
         made.append(c)
         return c
 
@@ -215,49 +215,63 @@ def _normalised(line: str) -> str:
     return re.sub(r"\d+(\.\d+)? (s|ms)\b", "N \\2", line)
 
 
-def test_the_readme_quick_start_pasted_into_a_project_migrates_then_starts_the_app(images, tmp_path):
-    """The README's quick start as a newcomer pastes it: its compose file in an empty project (the
-    database and application images swapped for the local stand-ins), its shell lines, and the log
-    it says they show."""
-    project, name = tmp_path / "project", f"dbinit-quick-{uuid.uuid4().hex[:8]}"
+def _pasted(compose, images, tmp_path, page: str) -> tuple[Compose, Path, dict[str, str]]:
+    """A page's compose.yaml in an empty project, as a newcomer pastes it (the public images swapped
+    for the local ones), and what its shell lines expect on PATH."""
+    project = tmp_path / "project"
     project.mkdir()
-    compose_file = block("compose.yaml", "README.md").text
-    for public, local in (("postgres:16", images["postgres"]), ("dbinit:0.2.0", images["dbinit"]),
-                          ("your-app:latest", images["redis"])):
-        assert f"image: {public}" in compose_file
-        compose_file = compose_file.replace(f"image: {public}", f"image: {local}")
-    (project / "compose.yaml").write_text(compose_file)
-    env = _shims(tmp_path / "bin", name)
-    try:
-        pasted = _run_block("in your project", project, env, "README.md")
-        assert pasted.returncode == 0, pasted.stderr
+    text = block("compose.yaml", page).text
+    swaps = {"postgres:16": images["postgres"], "neo4j:5": images["neo4j"], "redis:7": images["redis"],
+             "dbinit:0.2.0": images["dbinit"], "your-app:latest": images["redis"]}
+    for public, local in swaps.items():
+        text = text.replace(f"image: {public}\n", f"image: {local}\n")
+    assert "image: dbinit-standin/" in text and f"image: {images['dbinit']}" in text
+    (project / "compose.yaml").write_text(text)
+    c = compose(cwd=project)
+    env = _shims(tmp_path / "bin", c.project)
+    c.env.update(env)
+    return c, project, env
 
-        def in_project(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(["docker-compose", "-p", name, *args], cwd=project, env={**os.environ, **env},
-                                  check=True, capture_output=True, text=True, timeout=600)
 
-        deadline = time.monotonic() + 300
-        while True:
-            ids = in_project("ps", "-a", "-q", "dbinit").stdout.split()
-            state = json.loads(docker("inspect", ids[0]).stdout)[0]["State"] if ids else None
-            if state and state["Status"] == "exited":
-                break
-            assert time.monotonic() < deadline, "dbinit did not exit"
-            time.sleep(1)
-        logs = in_project("logs", "--no-color", "dbinit").stdout
-        assert state["ExitCode"] == 0, logs
-        shown = [_normalised(line) for line in block("docker compose logs dbinit").text.splitlines()]
-        seen = [_normalised(line) for line in logs.splitlines()]
-        position = 0
-        for line in shown:  # every line the README shows, in its order, among the real ones
-            assert line in seen[position:], f"{line!r} not in {seen[position:]}"
-            position = seen.index(line, position) + 1
-        app_ids = in_project("ps", "-a", "-q", "app").stdout.split()
-        app = json.loads(docker("inspect", app_ids[0]).stdout)[0]["State"]
-        assert app["Running"] and app["StartedAt"] > state["FinishedAt"]
-    finally:
-        subprocess.run(["docker-compose", "-p", name, "down", "-v", "--remove-orphans"], cwd=project,
-                       env={**os.environ, **env}, capture_output=True)
+def _started_after(c: Compose, dbinit: dict) -> None:
+    app = c.container("app")
+    assert app["State"]["Running"] and app["State"]["StartedAt"] > dbinit["State"]["FinishedAt"]
+
+
+def test_the_readme_quick_start_pasted_into_a_project_migrates_then_starts_the_app(compose, images, tmp_path):
+    """The README's quick start as a newcomer pastes it: its compose file in an empty project, its
+    shell lines, and the log it says they show."""
+    c, project, env = _pasted(compose, images, tmp_path, "README.md")
+    pasted = _run_block("in your project", project, env, "README.md")
+    assert pasted.returncode == 0, pasted.stderr
+    dbinit = c.wait_exit("dbinit")
+    logs = c("logs", "--no-color", "dbinit").stdout
+    assert dbinit["State"]["ExitCode"] == 0, logs
+    shown = [_normalised(line) for line in block("docker compose logs dbinit").text.splitlines()]
+    seen = [_normalised(line) for line in logs.splitlines()]
+    position = 0
+    for line in shown:  # every line the README shows, in its order, among the real ones
+        assert line in seen[position:], f"{line!r} not in {seen[position:]}"
+        position = seen.index(line, position) + 1
+    _started_after(c, dbinit)
+
+
+def test_the_compose_guide_s_file_migrates_all_three_databases_then_starts_the_app(compose, images, tmp_path):
+    c, project, _ = _pasted(compose, images, tmp_path, "docs/guides/compose.md")
+    for title in ("migrations/neo4j/2025-01-15-001-add-user-email.cypher",
+                  "migrations/redis/V001-seed-feature-flags.redis"):  # the migrations guide's examples
+        (project / title).parent.mkdir(parents=True)
+        (project / title).write_text(block(title).text)
+    (project / "migrations" / "postgres").mkdir()
+    (project / "migrations" / "postgres" / "V001-create-users-up.sql").write_text("CREATE TABLE users (id int);\n")
+    c("up", "-d")
+    dbinit = c.wait_exit("dbinit")
+    logs = c("logs", "--no-color", "dbinit").stdout
+    assert dbinit["State"]["ExitCode"] == 0, logs
+    for line in ("postgres: applied V001 create-users", "neo4j: applied 2025-01-15-001 add-user-email",
+                 "redis: applied V001 seed-feature-flags"):
+        assert line in logs, logs
+    _started_after(c, dbinit)
 
 
 def test_a_newcomers_laptop_session_with_env_create_new_migrate_and_json_status(compose, tmp_path):
