@@ -63,7 +63,7 @@ def text(b: Block) -> str:
 
 
 def test_the_documentation_builds_strictly_with_the_reference_generated_from_the_code(tmp_path):
-    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert built.returncode == 0, built.stdout + built.stderr
     configuration = (tmp_path / "site" / "reference" / "configuration" / "index.html").read_text()
