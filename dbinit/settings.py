@@ -68,6 +68,11 @@ class Settings:
         return self.databases[db]
 
 
+def variables() -> list[Variable]:
+    """Every variable dbinit reads: each database's, in the order of applying, then dbinit's own."""
+    return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT]
+
+
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     """Settings from the environment; non-None flags (from the command line) override it."""
     e = Env(os.environ if env is None else env)

@@ -86,7 +86,7 @@ def test_every_code_block_is_of_a_kind_that_a_test_runs():
 
 
 def _known_variables() -> set[str]:
-    declared = {v.name for v in settings.ENVIRONMENT} | {v.name for d in registry.databases() for v in d.environment}
+    declared = {v.name for v in settings.variables()}
     compose = set()
     for path in ROOT.glob("docker-compose*.yml"):
         compose |= set(re.findall(r"\$\{(\w+)", path.read_text()))

@@ -9,7 +9,7 @@ import kubernetes_validate
 import yaml
 
 from conftest import ROOT
-from dbinit import registry, settings
+from dbinit import settings
 from examples import block
 
 CHART = ROOT / "deploy" / "helm" / "dbinit"
@@ -117,7 +117,7 @@ def test_a_misspelt_value_or_a_variable_dbinit_does_not_read_is_refused_by_the_c
 def test_the_chart_s_list_of_variables_is_the_one_dbinit_reads():
     schema = json.loads((CHART / "values.schema.json").read_text())
     names = schema["properties"]["env"]["propertyNames"]["anyOf"][0]["enum"]
-    declared = {v.name for v in settings.ENVIRONMENT} | {v.name for d in registry.databases() for v in d.environment}
+    declared = {v.name for v in settings.variables()}
     assert set(names) == {n for n in declared if "<" not in n}
     assert schema["properties"]["credentials"]["properties"]["keys"]["propertyNames"] == \
         schema["properties"]["env"]["propertyNames"]

@@ -7,7 +7,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from dbinit import cli, registry, report, settings
+from dbinit import cli, report, settings
 from dbinit.errors import DbinitError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,10 +16,9 @@ READERS = {"get", "secret", "twin", "seconds", "count", "flag"}  # Env's methods
 
 
 def declared() -> dict[str, str]:
-    variables = [*settings.ENVIRONMENT, *(v for d in registry.databases() for v in d.environment)]
-    names = [v.name for v in variables]
+    names = [v.name for v in settings.variables()]
     assert len(names) == len(set(names)), "a variable is declared twice"
-    return {v.name: v.default for v in variables}
+    return {v.name: v.default for v in settings.variables()}
 
 
 def reads() -> dict[str, set[str]]:
