@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import signal
@@ -24,8 +25,51 @@ COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # exit 64, not argparse's 2
-        raise UsageError(f"{self.prog}: {message}")
+    def error(self, message: str) -> NoReturn:  # exit 64, not argparse's 2; the log line says "dbinit" once
+        command = self.prog.removeprefix("dbinit").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _in_order(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The command first: `dbinit --migrations m migrate` means `dbinit migrate --migrations m`."""
+    sub = _subcommands(parser)
+    takes_value = {o for p in sub.values() for a in p._actions if a.nargs != 0 for o in a.option_strings}
+    for i, word in enumerate(argv):
+        if not word.startswith("-") and (i == 0 or argv[i - 1] not in takes_value):
+            return [word, *argv[:i], *argv[i + 1:]]  # the first word that is no option's value
+    return argv
+
+
+def _unrecognised(args: argparse.Namespace, extras: list[str], parser: argparse.ArgumentParser) -> UsageError:
+    """What argparse would call unrecognised arguments, with the flag meant or how to quote."""
+    command = args.command
+    sub = _subcommands(parser)[command]
+    flags = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]
+    words = [w for w in extras if not w.startswith("-")]
+    if command == "new" and words and len(words) == len(extras):
+        return UsageError(f"new: the description is one argument: quote it, dbinit new {args.database} "
+                          f"\"{' '.join([args.description, *words])}\"")
+    hints = "".join(_did_you_mean(w.split("=", 1)[0], flags) for w in extras if w.startswith("--"))
+    return UsageError(f"{command}: unrecognized arguments: {' '.join(extras)}{hints}")
+
+
+def _early_format(argv: list[str]) -> str:
+    """The log format asked for, for errors met before the settings are read (a bad command line)."""
+    for i, word in enumerate(argv):
+        if word.startswith("--log-format="):
+            return word.split("=", 1)[1].lower()
+        if word == "--log-format" and i + 1 < len(argv):
+            return argv[i + 1].lower()
+    return (os.environ.get("DBINIT_LOG_FORMAT") or "text").lower()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -178,11 +222,20 @@ def run(argv: list[str], report: RunReport) -> int:
     from .runner import Runner
     from .settings import load
 
+    parser = _parser()
+    argv = _in_order(argv, parser)
+    if argv and argv[0] == "help":  # `dbinit help [COMMAND]`, as git and docker take it
+        named = argv[1:2] if argv[1:2] and argv[1] in COMMANDS else []
+        (_subcommands(parser)[named[0]] if named else parser).print_help()
+        return 0
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        raise UsageError(f"unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}")
+        raise UsageError(f"unknown command {argv[0]!r}{_did_you_mean(argv[0], [*COMMANDS, 'help'])} "
+                         f"(commands: {', '.join(COMMANDS)}; dbinit help COMMAND says more)")
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
         argv = ["migrate", *argv]
-    args = _parser().parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        raise _unrecognised(args, extras, parser)
     report.command = args.command
     env_file = Path(args.env_file or ".env") if args.command else None
     loaded = envfile.load(env_file) if env_file is not None and (args.env_file or env_file.is_file()) else []
@@ -256,6 +309,9 @@ def _run_and_map(argv: list[str]) -> int:
     from .report import RunReport
 
     log.install()
+    log.silence(*(d.logger for d in registry.databases() if d.logger))
+    early = _early_format(argv)
+    log.configure(early if early in ("text", "json") else "text")
     # PID 1 in a container gets no default signal handling: handle both ourselves.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)

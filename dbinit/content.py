@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from . import registry
+from . import registry, skeleton
 from .errors import InvalidMigrations, Problem
 from .migration import Migration, down_of
 
@@ -20,7 +20,7 @@ class Report:
 def check(migrations: list[Migration], downs: bool = True, lint: str = "off",
           placeholders: Mapping[str, str] | None = None) -> Report:
     """Parse every file (and, for validate, every down file, its placeholders filled from
-    `placeholders`), then lint them by the databases that have a lint (`lint`: off, warn, or
+    `placeholders`), refuse a file that holds only what `dbinit new` wrote, then lint them by the databases that have a lint (`lint`: off, warn, or
     error); raise one InvalidMigrations listing every problem."""
     report, problems = Report(), []
     for m in migrations:
@@ -31,6 +31,8 @@ def check(migrations: list[Migration], downs: bool = True, lint: str = "off",
                 if script is not m:
                     script = database.fill(script, placeholders or {})
                 if not database.parse(script) and script is m:
+                    if skeleton.holds_only_new(m):
+                        problems.append(skeleton.problem(m))
                     report.empty.append(m)
                 report.warnings += database.warnings(script)
             except InvalidMigrations as e:

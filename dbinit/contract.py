@@ -15,6 +15,7 @@ from .errors import DbinitError, LockLost, LockTimeout
 from .history import Applied
 from .lease import RAN_OUT, Lease, owner_id
 from .migration import Migration
+from .ports import Endpoint
 
 Progress = tuple[str, dict[str, object]] | None  # what the server says a long run is doing
 
@@ -213,6 +214,13 @@ class Creates(Protocol):
 
     def drop(self, timeout: float) -> bool:
         """Remove the database, dbinit not connected to it; False when there was none."""
+
+
+@runtime_checkable
+class Addressed(Protocol):
+    def endpoint(self) -> Endpoint | None:
+        """Where one connection attempt goes and what the settings ask of it (TLS or not), when
+        that is one host and port: a failed attempt then asks what listens there (dbinit.ports)."""
 
 
 @runtime_checkable

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Mapping
+from difflib import get_close_matches
+from typing import Collection, Iterable, Mapping
 from urllib.parse import SplitResult, urlsplit
 
 from dataclasses import dataclass
@@ -32,18 +33,34 @@ class Env:
         self.env = env
 
     def get(self, name: str) -> str | None:
+        """A variable's value; stray white space around it (a Secret or .env made with `echo`) is
+        refused, naming the variable."""
+        value = self.raw(name)
+        if value is not None and value != value.strip():
+            where = "ends with a line break" if value.rstrip(" \t") != value.rstrip() else \
+                "ends with white space" if value.rstrip() != value else "begins with white space"
+            raise ConfigError(f"{name} {where}; remove it (a value written with `echo` gets a line break: use "
+                              "`printf '%s'` or `echo -n`)")
+        return value
+
+    def raw(self, name: str) -> str | None:
+        """A variable's value as it is (a shell command, a password: white space may be theirs)."""
         value = self.env.get(name)
         return value if value else None
 
     def secret(self, name: str) -> str | None:
-        """A variable or its _FILE twin, registered for redaction."""
+        """A password from a variable or its _FILE twin, registered for redaction. A line break in
+        it is refused: it is how `echo` ends a value, never a password."""
         value = self.twin(name)
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ConfigError(f"{name} holds a line break; remove it (a value written with `echo` gets one: use "
+                              "`printf '%s'` or `echo -n`)")
         log.add_secret(value)
         return value
 
     def twin(self, name: str) -> str | None:
         """A variable, or the content of the file its _FILE twin names (one of the two)."""
-        value, file_var = self.get(name), f"{name}_FILE"
+        value, file_var = self.raw(name), f"{name}_FILE"
         path = self.get(file_var)
         if value is not None and path is not None:
             raise ConfigError(f"both {name} and {file_var} are set; set only one")
@@ -89,6 +106,38 @@ class Env:
         return raw in ("true", "1", "yes")
 
 
+def looks_like_a_password(text: str) -> bool:
+    """A user name no one would choose: long, with letters and digits, and mixed case or a sign
+    (role and user names are lower-case words, `_`, `-` and `.` aside)."""
+    signs = re.search(r"[^A-Za-z0-9_.-]", text) is not None
+    mixed = re.search(r"[a-z]", text) is not None and re.search(r"[A-Z]", text) is not None
+    return (len(text) >= 8 and re.search(r"[A-Za-z]", text) is not None and re.search(r"\d", text) is not None
+            and (mixed or signs))
+
+
+def check_user(variable: str, user: str | None, password_given: bool, example: str) -> None:
+    """A user name without a password that looks like a password: the password was put where the user
+    name goes (`redis://S3cret@host`), and the user name is printed in every "waiting for" line."""
+    if user and not password_given and looks_like_a_password(user):
+        raise ConfigError(f"{variable} has a user name that looks like a password, and no password: write "
+                          f"{example}; if the user is really so named, give its password too")
+
+
+def check_userinfo(variable: str, url: str, example: str) -> None:
+    """Characters a URL's user name and password must have percent-encoded: with an @, # or / in
+    clear, the URL names another host, and part of the password is read as that host."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    userinfo = rest.rpartition("@")[0]
+    if not userinfo:
+        return
+    bad = sorted({c for c in userinfo if c in "@#/?[] "}, key="@#/?[] ".index)
+    if bad or re.search(r"%(?![0-9A-Fa-f]{2})", userinfo):
+        codes = {"@": "%40", "#": "%23", "/": "%2F", "?": "%3F", "[": "%5B", "]": "%5D", " ": "%20"}
+        which = ", ".join(f"{c!r} as {codes[c]}" for c in bad) or "'%' as %25"
+        raise ConfigError(f"{variable}: the user name or password holds characters a URL must percent-encode "
+                          f"({which}), e.g. {example}; or give the password in its own variable")
+
+
 def url_password(url: str) -> str | None:
     try:
         return urlsplit(url).password
@@ -115,6 +164,10 @@ def split_url(variable: str, url: str, schemes: tuple[str, ...], example: str,
         hint = (hints or {}).get(scheme, "")
         raise ConfigError(f"{variable} must start with {', '.join(s + '://' for s in schemes)}; "
                           f"{f'not {scheme}://' if scheme else 'it has no scheme'}{hint}, e.g. {example}")
+    check_userinfo(variable, url, example)
+    address = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    if not address.startswith("[") and address.count(":") > 1 and "," not in address:
+        raise ConfigError(f"{variable} holds more than one port ({address}); write host:port once, e.g. {example}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number
@@ -126,3 +179,32 @@ def split_url(variable: str, url: str, schemes: tuple[str, ...], example: str,
     if parts.port is not None:
         check_port(variable, str(parts.port))
     return parts
+
+
+def one_edit(a: str, b: str) -> bool:
+    """`a` and `b` differ by one letter added, removed, changed, or two neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = sorted((a, b), key=len)
+    i = next((i for i in range(len(short)) if short[i] != long[i]), len(short))
+    return short[i:] == long[i + 1:]
+
+
+def unknown(names: Iterable[str], read: Collection[str], own: str) -> list[tuple[str, str | None]]:
+    """Variables that look like ones dbinit reads but are not: each with the one it is a slip of
+    (one edit away), or None for a name of dbinit's own prefix `own` that resembles none."""
+    found = []
+    for name in sorted(names):
+        if name in read:
+            continue
+        near = next((r for r in sorted(read) if one_edit(name, r)), None)
+        if near is None and name.startswith(own):
+            near = next(iter(get_close_matches(name, [r for r in read if r.startswith(own)], 1, 0.8)), None)
+            found.append((name, near))
+        elif near is not None:
+            found.append((name, near))
+    return found

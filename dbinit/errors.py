@@ -87,6 +87,14 @@ class AuthRefused(DbinitError):
     exit_code = 77
 
 
+def credentials_refused(db: str, where: str, given: bool, said: str, check: str, ask: str = "a password") -> AuthRefused:
+    """Credentials the server refused, with the variables to set: none given (`ask`: what the server
+    wants), or the ones given are wrong (`check`: where they are set)."""
+    if not given:
+        return AuthRefused(f"{db}: the server at {where} asks for {ask} and none was given: {check}")
+    return AuthRefused(f"{db}: authentication refused at {where}: {said.rstrip('.')}; {check}")
+
+
 class ConfigError(DbinitError):
     exit_code = 78
 

@@ -62,27 +62,56 @@ def normalise_version(db: str, text: str) -> str:
     return registry.get(db).naming.normalise(text)
 
 
-def _candidates(directory: Path) -> list[tuple[str, Path]]:
-    """(database, path) for every migration-looking file, flat or in a per-database subfolder."""
+def _candidates(directory: Path, init_dir: Path | None = None) -> list[tuple[str, Path]]:
+    """(database, path) for every migration-looking file, flat or in a per-database subfolder. A
+    migration file where dbinit does not read (another folder, a folder in a database's, an
+    extension in capitals) is a problem: skipping it would leave the database unmigrated."""
     extensions = {d.extension: d.name for d in registry.databases()}
     found: list[tuple[str, Path]] = []
     problems: list[Problem] = []
+
+    def file(entry: os.DirEntry[str], folder: str | None) -> None:
+        extension = os.path.splitext(entry.name)[1]
+        db = extensions.get(extension)
+        if db is None:
+            if extension.lower() in extensions:
+                problems.append(Problem(Path(entry.path), f"is not read: the extension must be lower-case "
+                                        f"({extension.lower()})"))
+            return
+        if folder is not None and db != folder:
+            problems.append(Problem(Path(entry.path), f"is a {db} file in the {folder}/ folder; move it to {db}/"))
+        found.append((db, Path(entry.path)))
+
+    def unread(entry: os.DirEntry[str], inside: str | None) -> None:
+        """A folder dbinit does not read: a problem when migration files are in it."""
+        if init_dir is not None and Path(entry.path).absolute() == init_dir.absolute():
+            return
+        stray = sorted(Path(root, name) for root, _, names in os.walk(entry.path) for name in names
+                       if os.path.splitext(name)[1].lower() in extensions)
+        if not stray:
+            return
+        where = (f"dbinit reads no folder inside {inside}/: move them up into {inside}/" if inside else
+                 f"dbinit reads only the files of {directory} and of its subfolders "
+                 f"{', '.join(n + '/' for n in extensions.values())}: move them there")
+        problems.append(Problem(Path(entry.path), f"holds {len(stray)} migration file(s) that would never run "
+                                f"(such as {stray[0].name}); {where}"))
+
     # os.scandir: the entry knows its own type, so a thousand files cost no thousand stat calls.
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
-        if entry.name in extensions.values() and entry.is_dir():
+        if entry.is_dir() and entry.name in extensions.values():
             for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                db = extensions.get(os.path.splitext(sub.name)[1])
-                if db is None or sub.name.startswith(".") or sub.is_dir():
+                if sub.name.startswith("."):
                     continue
-                if db != entry.name:
-                    problems.append(Problem(Path(sub.path), f"is a {db} file in the {entry.name}/ folder; move it to {db}/"))
-                found.append((db, Path(sub.path)))
-        elif not entry.is_dir():
-            db = extensions.get(os.path.splitext(entry.name)[1])
-            if db is not None:
-                found.append((db, Path(entry.path)))
+                if sub.is_dir():
+                    unread(sub, entry.name)
+                else:
+                    file(sub, entry.name)
+        elif entry.is_dir():
+            unread(entry, None)
+        else:
+            file(entry, None)
     if problems:
         raise InvalidMigrations(problems)
     return found
@@ -96,7 +125,7 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
     ups: dict[str, dict[str, Migration]] = {db: {} for db in registry.names()}
     downs: dict[tuple[str, str], tuple[Path, str]] = {}
     try:
-        candidates = _candidates(directory)
+        candidates = _candidates(directory, init_dir)
     except InvalidMigrations as e:
         problems += e.problems
         candidates = []

@@ -1,16 +1,28 @@
 """Events go to the standard `logging` module under the `dbinit` logger, so an application using
 dbinit as a library routes them as it likes; the command line installs the one handler that writes
-one line per event on stderr, as text or JSON. Secrets registered here never reach a record."""
+one line per event on stderr, as text or JSON. Secrets never reach a record: a password is masked
+where it stands (a URL's password, a `password=` pair), and a value registered as a secret wherever
+it stands as a word of its own, never inside another word."""
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 logger = logging.getLogger("dbinit")
 _format = "text"
 _secrets: set[str] = set()
+_known: re.Pattern[str] | None = None
+MASK = "******"
+# A value shorter than this is not masked as a word: "1", "on" or "p" masked would rewrite every
+# line where such a word stands, and the gaps would spell the secret.
+SHORTEST_SECRET = 4
+# scheme://user:PASSWORD@host (the password up to the last @ of the address: an unencoded @ in it
+# must not leave its tail in clear), and libpq's password=… pairs.
+_IN_PLACE = (re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@]*:)(?!PASSWORD@)\S*(?=@)"),  # not the examples' PASSWORD
+             re.compile(r"(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s']+)", re.IGNORECASE))
 
 
 def configure(fmt: str) -> None:
@@ -19,14 +31,17 @@ def configure(fmt: str) -> None:
 
 
 def add_secret(value: str | None) -> None:
-    if value:
+    global _known
+    if value and len(value) >= SHORTEST_SECRET and value not in _secrets:
         _secrets.add(value)
+        words = "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True))
+        _known = re.compile(rf"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, "******")
-    return text
+    for pattern in _IN_PLACE:
+        text = pattern.sub(lambda m: m[1] + MASK, text)
+    return text if _known is None else _known.sub(MASK, text)
 
 
 class _Line(logging.Formatter):
@@ -51,6 +66,16 @@ def install() -> None:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def silence(*names: str) -> None:
+    """The command line's: client libraries' own loggers say nothing (Python's last-resort handler
+    would print their warnings raw, outside the log format); what they would say comes as dbinit's
+    typed errors."""
+    for name in names:
+        driver = logging.getLogger(name)
+        driver.addHandler(logging.NullHandler())
+        driver.propagate = False
 
 
 def event(level: int, source: str, message: str, **fields: object) -> None:

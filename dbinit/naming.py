@@ -58,6 +58,10 @@ class Naming:
         """What is wrong with a name that does not match, with the nearest likely cause."""
         if re.search(r"\s", name):
             return f"has white space in its name; expected {self.expected}"
+        odd = sorted(set(re.findall(r"[^\w.-]", name)))
+        if odd and self.pattern.fullmatch(re.sub(r"[^\w.-]", "-", name)):  # all but those characters fits
+            return (f"its description holds characters a name may not have ({' '.join(odd)}): use letters, digits, "
+                    f"'.', '_' and '-'; expected {self.expected}")
         stem = name.rsplit(".", 1)[0]
         repeatable = f"{REPEATABLE}<description>{self.extension}"
         if re.fullmatch(r"R-?\d+-.+", stem):

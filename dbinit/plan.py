@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Collection
 
+from pathlib import Path
+
+from . import registry, skeleton
 from .errors import InvalidMigrations, MigrationFailed, Problem
 from .history import NEEDS_REPAIR, Applied, State
 from .migration import INIT_VERSION, Migration, versioned
@@ -55,14 +58,33 @@ class Plan:
     def needs_repair(self) -> list[Entry]:
         return [e for e in self.entries if e.state in NEEDS_REPAIR]
 
+    def unrepairable(self) -> list[Problem]:
+        """Changed files that `repair` must not accept: the history's version is another migration
+        altogether, or the file was applied while it held only what `dbinit new` wrote (what it
+        holds now never ran)."""
+        problems = []
+        for e in self.of(State.CHANGED):
+            assert e.migration is not None and e.applied is not None
+            if e.applied.description != e.migration.description:
+                problems.append(Problem(e.migration.path, (
+                    f"{e.label} in the history is {e.applied.script}, not this file: another migration of the same "
+                    "version (another project's history? check DBINIT_MIGRATIONS and the database URL); repair "
+                    "would record this file as applied without running it")))
+            elif e.applied.checksum in skeleton.checksums(self.db, e.migration.description):
+                problems.append(Problem(e.migration.path, (
+                    f"{e.label} was applied while it held only what dbinit new wrote, so what it holds now never ran; "
+                    "move that into a new migration (dbinit new), and put this file back as dbinit new wrote it")))
+        return problems
+
     def check(self, allow_out_of_order: bool) -> None:
         """Refuse to migrate over changed files, failed marks or (unless allowed) out-of-order files."""
-        problems = [
+        other = {p.path for p in self.unrepairable()}
+        problems = self.unrepairable() + [
             Problem(e.migration.path if e.migration else None,
                     f"{e.label} was changed after it was applied (checksum {e.applied.checksum[:12] if e.applied else ''}"
                     f"… in history, {e.migration.checksum[:12] if e.migration else ''}… on disk); "
                     "restore the file, or run 'dbinit repair' if the change is intended")
-            for e in self.of(State.CHANGED)
+            for e in self.of(State.CHANGED) if e.migration is None or e.migration.path not in other
         ]
         if not allow_out_of_order:
             problems += [
@@ -93,6 +115,16 @@ def _state(migration: Migration | None, applied: Applied | None) -> State:
     return State.APPLIED
 
 
+def _label_applied(db: str, version: str, applied: Applied | None) -> str:
+    """A version whose file is gone, as its file spelt it when applied (V002, not V2)."""
+    if applied is not None:
+        try:
+            return registry.get(db).naming.parse(Path(applied.script)).label
+        except InvalidMigrations:
+            pass
+    return version_label(db, version)
+
+
 def reconcile(db: str, migrations: list[Migration], history: list[Applied], init: Migration | None = None,
               post_deploy: bool = False, upto: str | None = None) -> Plan:
     """Each version's state: found on disk, applied, failed, changed. Pending post-deploy files run
@@ -106,7 +138,7 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
     entries: list[Entry] = []
     for version in sorted(on_disk.keys() | applied.keys(), key=lambda v: version_key(db, v)):
         m, a = on_disk.get(version), applied.get(version)
-        label = m.label if m else version_label(db, version)
+        label = m.label if m else _label_applied(db, version, a)
         description = m.description if m else a.description if a else ""
         entries.append(Entry(db, version, label, description, _state(m, a), m, a))
     newest = max((version_key(db, a.version) for a in history if versioned(a.version)), default=None)

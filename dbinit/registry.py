@@ -29,6 +29,7 @@ from .naming import Naming
 if TYPE_CHECKING:
     from .contract import Backend
     from .environment import Env, Variable
+    from .ports import Protocol
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ class Database:
     server_check: str | None = None  # what its backend's precheck asks of the server, as `validate` says it
     # Its placeholders filled (placeholders.py), with the quoting forms its language has.
     fill: Callable[[Migration, Mapping[str, str]], Migration] = _plain
+    # Variables its client library or its server's image reads itself (libpq's PG*): set beside
+    # dbinit's, they are no misspelling of one of them.
+    foreign: tuple[str, ...] = ()
+    # How its protocol opens (dbinit.ports): told apart from the others at a port that answers.
+    protocol: Protocol | None = None
+    logger: str = ""  # its client library's logger, silenced on the command line
 
     @property
     def extension(self) -> str:

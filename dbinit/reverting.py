@@ -35,8 +35,9 @@ def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport, placehold
         suffixes = registry.get(backend.name).naming.suffixes
         if without := without_down(entries, kept):
             problems += [Problem(e.migration.path if e.migration else None,
-                                 f"{e.label} has no down file ({suffixes[1]}) and no down script kept in the "
-                                 "history; nothing was reverted") for e in without]
+                                 f"{e.label}{'' if e.migration else f' ({e.applied.script if e.applied else e.description})'} "
+                                 f"has no down file ({suffixes[1]}) and no down script kept in the history; nothing was "
+                                 "reverted") for e in without]
         else:
             fill = registry.get(backend.name).fill
             downs.append((backend, [(m, fill(d, placeholders)) for m, d in (down_script(e, kept, suffixes)
@@ -68,13 +69,9 @@ def down_script(entry: Entry, kept: dict[str, str], suffixes: tuple[str, ...]) -
     if m is not None and m.down is not None:
         return m, down_of(m)
     assert entry.applied is not None
-    if m is None:  # named as its file was (V002, not V2)
-        script = Path(entry.applied.script)
-        try:
-            label = registry.get(entry.db).naming.parse(script).label
-        except InvalidMigrations:
-            label = entry.label
-        m = Migration(entry.db, entry.version, label, entry.description, script, "", entry.applied.checksum)
+    if m is None:  # named as its file was (the plan's label: V002, not V2)
+        m = Migration(entry.db, entry.version, entry.label, entry.description, Path(entry.applied.script), "",
+                      entry.applied.checksum)
     name = m.script.removesuffix(suffixes[0]) + suffixes[1]
     text = kept[entry.version]
     return m, Migration(m.db, m.version, m.label, m.description, Path(f"{name} (kept in the history)"), text,

@@ -7,12 +7,12 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import content, files, hooks, integrity, log, phase, placeholders, readiness, registry, retry, reverting, targets
+from . import content, files, hooks, integrity, log, placeholders, readiness, registry, retry, reverting, skeleton, targets
 from .contract import Backend, BacksUp, Creates, Describes, Finishes, Prechecks, Scripts
-from .errors import ConfigError, DbinitError, MigrationFailed, NotReady, UsageError
+from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog
 from .history import Applied
-from .migration import INIT_VERSION, Migration
+from .migration import INIT_VERSION, Migration, versioned
 from .plan import Plan, State, reconcile, to_baseline, to_revert, to_roll_back
 from .progress import Monitor
 from .report import RunReport
@@ -24,9 +24,19 @@ class Runner:
         self.settings = settings
         self.report = report or RunReport()
 
+    def files(self) -> Catalog:
+        """The migration files; none at all is a mistake (a volume mounted at another path) unless
+        the settings say none is expected."""
+        catalog = files.discover(self.settings.migrations, self.settings.init)
+        if not catalog.all() and not self.settings.allow_empty:
+            raise InvalidMigrations([Problem(self.settings.migrations, (
+                "holds no migration files: is the volume or ConfigMap mounted at another path? (DBINIT_MIGRATIONS "
+                "names the directory; DBINIT_ALLOW_EMPTY=true when no files are expected)"))])
+        return catalog
+
     def catalog(self) -> Catalog:
         """The migration files, refusing files for a database that is not configured."""
-        catalog = files.discover(self.settings.migrations, self.settings.init)
+        catalog = self.files()
         configured = self.settings.configured()
         for db in catalog.databases():
             if db not in configured:
@@ -110,7 +120,7 @@ class Runner:
         """The files checked offline; with `servers`, also by each configured server that can
         judge them (Neo4j plans every statement), without a lock and changing nothing."""
         values = self.settings.placeholders
-        catalog = self._intact(files.discover(self.settings.migrations, self.settings.init)).filled(values)
+        catalog = self._intact(self.files()).filled(values)
         report = content.check(catalog.all(), lint=self.settings.lint, placeholders=values)
         for m in report.empty:
             log.info(m.db, f"{m.path}: has no statements; it is valid and is recorded when applied")
@@ -120,6 +130,10 @@ class Runner:
             if database.server_check and database.name in catalog.databases() and database.name not in reachable:
                 log.info("validate", f"{database.name}: {database.server_check} was skipped; it runs with "
                          f"--servers and {database.variables} set")
+        for database in registry.databases():
+            if database.name in reachable and not database.server_check:
+                log.info("validate", f"{database.name}: the server has no check of its own to add: its files were "
+                         "checked offline by its own parser, as without --servers")
         if reachable:
             with self.connected(reachable) as backends:
                 for backend in backends:
@@ -314,8 +328,12 @@ class Runner:
         wanted = targets.parse(to, dbs)
         catalog = self.catalog()
         with self.connected(list(wanted)) as backends, self.locked(backends):
-            work = [(b, to_revert(reconcile(b.name, catalog.migrations[b.name], b.history()), wanted[b.name]))
-                    for b in backends]
+            plans = [(b, reconcile(b.name, catalog.migrations[b.name], b.history())) for b in backends]
+            for b, plan in plans:
+                if wanted[b.name] != "0":  # 0: every migration
+                    targets.among(b.name, wanted[b.name], {e.version: e.label for e in plan.entries
+                                                           if versioned(e.version)}, "the files or the history")
+            work = [(b, to_revert(plan, wanted[b.name])) for b, plan in plans]
             reverting.revert(work, self.report, self.settings.placeholders)
 
     def rollback(self) -> None:
@@ -332,6 +350,7 @@ class Runner:
         if db not in self.settings.configured():
             raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
         catalog = self.catalog()
+        targets.among(db, target, {m.version: m.label for m in catalog.migrations[db] if versioned(m.version)}, given=to)
         with self.connected([db]) as backends, self.locked(backends):
             backend, = backends
             backend.prepare()
@@ -347,7 +366,10 @@ class Runner:
         """Re-sync stored checksums with the files and clear failed marks, after a person fixed things."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
-            for backend, plan in self._plans(catalog, backends):
+            plans = self._plans(catalog, backends)
+            if refused := [problem for _, plan in plans for problem in plan.unrepairable()]:
+                raise InvalidMigrations(refused)
+            for backend, plan in plans:
                 for e in plan.needs_repair:
                     if e.state is State.CHANGED and e.migration is not None:
                         backend.set_checksum(e.version, e.migration.checksum)
@@ -361,16 +383,14 @@ class Runner:
     def new(self, db: str, description: str, today: date | None = None, post_deploy: bool = False,
             repeatable: bool = False) -> list[Path]:
         directory = self.settings.migrations
-        catalog = files.discover(directory) if directory.is_dir() else Catalog.empty()
+        catalog = files.discover(directory, self.settings.init) if directory.is_dir() else Catalog.empty()
         try:
             paths = files.new_paths(directory, catalog, db, description, today or date.today(), repeatable)
         except ValueError as e:
             raise UsageError(str(e)) from None
         directory.mkdir(parents=True, exist_ok=True)
-        comment = registry.get(db).comment
         for i, path in enumerate(paths):  # the up file first; a down file takes its phase
-            marker = phase.marker(comment) + "\n" if post_deploy and i == 0 else ""
-            path.write_text(f"{marker}{comment} {description}\n", encoding="utf-8")
+            path.write_text(skeleton.text(db, description, post_deploy and i == 0), encoding="utf-8")
             log.info(db, f"created {path}")
         if (directory / integrity.NAME).is_file():
             self.hash()
@@ -378,7 +398,7 @@ class Runner:
 
     def hash(self) -> Path:
         """Write the integrity file of the migrations as they are."""
-        catalog = files.discover(self.settings.migrations)
+        catalog = files.discover(self.settings.migrations, self.settings.init)
         path = integrity.write(self.settings.migrations, catalog)
         log.info("dbinit", f"wrote {path} ({len(catalog.all())} migrations)")
         return path

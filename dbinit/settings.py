@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import log, placeholders, registry
-from .environment import Env, Variable
+from .environment import Env, Variable, unknown
 from .errors import ConfigError, UsageError
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -17,6 +17,8 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # dbinit's own variables; each database declares its own (registry.Database.environment).
 ENVIRONMENT = (
     Variable("DBINIT_MIGRATIONS", "migrations", "the migrations directory (`/migrations` in the image)"),
+    Variable("DBINIT_ALLOW_EMPTY", "false", "`true`: a migrations directory with no files is expected (else exit 65: "
+             "a volume mounted at another path)"),
     Variable("DBINIT_INIT_DIR", "", "the baseline scripts' directory; unset: `init/` beside the migrations"),
     Variable("DBINIT_WAIT_TIMEOUT", "60", "seconds to wait for the databases to answer (then exit 69)"),
     Variable("DBINIT_LOCK_TIMEOUT", "300", "seconds to wait for the migration lock (then exit 75, naming its holder)"),
@@ -57,6 +59,7 @@ class Settings:
     termination_log: Path = Path("/dev/termination-log")
     require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
     create_database: bool = False  # DBINIT_CREATE_DATABASE: make a missing database while waiting
+    allow_empty: bool = False  # DBINIT_ALLOW_EMPTY: no migration files is no mistake
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
@@ -85,6 +88,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     lint = (e.get("DBINIT_LINT") or "warn").lower()
     if lint not in ("off", "warn", "error"):
         raise ConfigError(f"DBINIT_LINT must be off, warn or error, not {lint!r}")
+    _misspelt(e)
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
     values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}
     placeholders.register(values)
@@ -98,15 +102,30 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         index_timeout=e.seconds("DBINIT_INDEX_TIMEOUT", 600),
         progress_interval=e.seconds("DBINIT_PROGRESS_INTERVAL", 5, positive=True),
         report=Path(report) if (report := e.get("DBINIT_REPORT")) else None,
-        before_migrate=e.get("DBINIT_BEFORE_MIGRATE"),
+        before_migrate=e.raw("DBINIT_BEFORE_MIGRATE"),  # a shell command: its line breaks are its own
         termination_log=Path(e.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"),
         log_format=log_format,
         out_of_order=bool(out_of_order),
         lint=lint,
         require_sum=e.flag("DBINIT_REQUIRE_SUM"),
+        allow_empty=e.flag("DBINIT_ALLOW_EMPTY"),
         create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
     )
+
+
+def _misspelt(e: Env) -> None:
+    """A variable one edit away from one dbinit reads (POSTGRESS_URL, DBINIT_WAIT_TIMOUT) is refused
+    while the one it resembles is unset: dbinit would otherwise go on as if it were not set at all.
+    Beside the one it resembles, or a DBINIT_ name like none, it is a warning."""
+    declared = variables()
+    read = ({v.name for v in declared} | {f"{v.name}_FILE" for v in declared if v.secret}
+            | {name for d in registry.databases() for name in d.foreign})
+    for name, near in unknown([k for k in e.env if not k.startswith(placeholders.PREFIX)], read, "DBINIT_"):
+        if near is not None and e.raw(near) is None and e.raw(f"{near}_FILE") is None:
+            raise ConfigError(f"{name} is set, but dbinit reads no such variable: did you mean {near}?")
+        log.warn("dbinit", f"{name} is set, but dbinit reads no such variable"
+                 + (f" (did you mean {near}? it is set too)" if near else ""))
 
 
 def _given(values: Mapping[str, str]) -> dict[str, str]:

@@ -11,14 +11,23 @@ from .migration import versioned
 from .plan import Plan
 
 
+def among(db: str, target: str, labels: Mapping[str, str], where: str = "the files", given: str | None = None) -> None:
+    """A version given on the command line (`given`, as typed) is one of `labels` (version → as its
+    file spells it): a typo must not reach past the newest file (baseline would record what never ran)."""
+    if target not in labels:
+        label = given or registry.version_label(db, target)
+        newest = max(labels, key=lambda v: files.version_key(db, v), default=None)
+        raise UsageError(f"--to {label}: {db} has no migration {label} among {where}"
+                         + (f" (the newest is {labels[newest]})" if newest else ""))
+
+
 def check(catalog: Catalog, plans: list[Plan], upto: Mapping[str, str]) -> None:
     """`migrate --to`: a version of a file, at or above what is applied (going back is down's)."""
     for plan in plans:
         if (target := upto.get(plan.db)) is None:
             continue
         label = registry.version_label(plan.db, target)
-        if target not in {m.version for m in catalog.migrations[plan.db]}:
-            raise UsageError(f"--to {label}: {plan.db} has no migration {label} among the files")
+        among(plan.db, target, {m.version: m.label for m in catalog.migrations[plan.db] if versioned(m.version)})
         above = [e.label for e in plan.entries if e.applied is not None and versioned(e.version)
                  and files.version_key(plan.db, e.version) > files.version_key(plan.db, target)]
         if above:

@@ -347,14 +347,18 @@ class Neo4jServer(Server):
 
     # C1 only: a faster start for the tests; benchmarks pass quick_jit=False to plan queries as a
     # production server does.
-    def __init__(self, password: str = "neo4j-test-pw-9Lm", quick_jit: bool = True, tls_dir: Path | None = None):
-        """`tls_dir`: private.key and public.crt; then Bolt requires TLS."""
+    def __init__(self, password: str = "neo4j-test-pw-9Lm", quick_jit: bool = True, tls_dir: Path | None = None,
+                 read_only: bool = False):
+        """`tls_dir`: private.key and public.crt; then Bolt requires TLS. `read_only`: every database."""
         super().__init__(password)
         self.jvm = ["-Xmx256m", "-Xms64m", "-XX:+UseSerialGC"] + (["-XX:TieredStopAtLevel=1"] if quick_jit else [])
         self.tls_dir = tls_dir
+        self.read_only = read_only
 
     def popen_kwargs(self) -> dict:
-        return {"env": {**os.environ, "NEO4J_TLS_DIR": str(self.tls_dir)}} if self.tls_dir else {}
+        env = {**({"NEO4J_TLS_DIR": str(self.tls_dir)} if self.tls_dir else {}),
+               **({"NEO4J_READ_ONLY": "true"} if self.read_only else {})}
+        return {"env": {**os.environ, **env}} if env else {}
 
     def command(self) -> list[str]:
         classpath = f"{LAUNCHER / 'neo4j-launcher-1.jar'}:{LAUNCHER / 'lib'}/*"

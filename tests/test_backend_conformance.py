@@ -241,3 +241,52 @@ def test_a_broken_pending_file_stops_a_runner_at_once_while_another_holds_the_lo
     finally:
         holder.unlock()
         holder.close()
+
+
+def test_baseline_to_a_version_beyond_the_newest_file_is_refused_and_records_nothing(target, migrations):
+    for n in (1, 2):
+        migrations.write(target.name(n), target.counting(n))
+    typo = target.name(9).split("-step")[0]  # V9 for V2, say: baseline would record files that never ran
+    result = migrate(target, migrations, "baseline", target.db, "--to", typo)
+    assert result.returncode == 64, result.stderr
+    assert f"has no migration {typo} among the files (the newest is {target.name(2).split('-step')[0]})" in result.stderr
+    assert target.history() == []
+
+
+def test_a_file_still_holding_only_what_new_wrote_is_not_applied_and_nothing_runs(target, migrations):
+    migrations.write(target.name(1), target.counting(1))
+    made = run_dbinit("new", target.db, "add orders", "--migrations", str(migrations.path))
+    assert made.returncode == 0, made.stderr
+    up = made.stdout.split()[0]
+    result = migrate(target, migrations, "migrate")
+    assert result.returncode == 65, result.stderr
+    assert f"{up}: still holds only what dbinit new wrote, so dbinit does not run it" in result.stderr
+    assert target.count(1) == 0 and target.history() == []
+
+
+def test_a_file_applied_while_it_held_only_what_new_wrote_is_refused_by_migrate_and_repair(target, migrations):
+    """As an older dbinit applied its one-line skeleton: filled in later, its statements never ran,
+    and accepting its new checksum would record them as applied."""
+    from dbinit import skeleton
+
+    path = migrations.write(target.name(1, "add-orders"), skeleton.text(target.db, "add orders", hint=False))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    path.write_text(path.read_text() + target.counting(1))
+    for command in ("migrate", "repair"):
+        result = migrate(target, migrations, command)
+        assert result.returncode == 65, result.stderr
+        assert "was applied while it held only what dbinit new wrote, so what it holds now never ran" in result.stderr
+    assert target.count(1) == 0 and "Changed" in migrate(target, migrations, "status").stdout
+
+
+def test_another_projects_history_is_named_as_such_and_repair_refuses_it(target, migrations, tmp_path):
+    ours = migrations.write(target.name(1, "create-users"), target.counting(1))
+    assert migrate(target, migrations, "migrate").returncode == 0
+    other = tmp_path / "other-project"
+    other.mkdir()
+    (other / target.name(1, "a")).write_text(target.counting(2))
+    for command in ("migrate", "repair"):
+        result = run_dbinit(command, "--migrations", str(other), **target.env)
+        assert result.returncode == 65, result.stderr
+        assert f"in the history is {ours.name}, not this file: another migration of the same version" in result.stderr
+    assert target.count(2) == 0 and target.history() == [target.history()[0]]

@@ -242,6 +242,14 @@ def test_new_creates_the_next_numbered_files(migrations):
     today = date.today().isoformat()
     assert (migrations.path / f"{today}-001-idx.cypher").exists()
     assert (migrations.path / f"{today}-002-idx-two.cypher").exists()
+    unwritten = run_dbinit("validate", "--migrations", str(migrations.path))
+    assert unwritten.returncode == 65  # each new up file is refused until it is written
+    for name in ("V010-add-users-roles-up.sql", "V001-rename-keys.redis", f"{today}-001-idx.cypher"):
+        assert f"{name}: still holds only what dbinit new wrote" in unwritten.stderr
+    for path, text in (("V010-add-users-roles-up.sql", "SELECT 1;"), ("V001-rename-keys.redis", "SET a 1"),
+                       (f"{today}-001-idx.cypher", "RETURN 1;"), (f"{today}-002-idx-two.cypher", "RETURN 2;")):
+        with (migrations.path / path).open("a") as f:
+            f.write(text + "\n")
     assert run_dbinit("validate", "--migrations", str(migrations.path)).returncode == 0
 
 
@@ -288,8 +296,9 @@ def test_new_makes_a_post_deploy_file_when_asked(migrations):
     result = run_dbinit("new", "postgres", "drop legacy column", "--post-deploy", "--migrations", str(migrations.path))
     assert result.returncode == 0, result.stderr
     up, down = sorted(migrations.path.iterdir(), key=lambda p: p.name.endswith("-down.sql"))
-    assert up.read_text() == "-- dbinit: post-deploy\n-- drop legacy column\n"
-    assert down.read_text() == "-- drop legacy column\n"
+    hint = "-- write the migration below; dbinit does not run a file that holds only these lines\n"
+    assert up.read_text() == "-- dbinit: post-deploy\n-- drop legacy column\n" + hint
+    assert down.read_text() == "-- drop legacy column\n" + hint
     assert [m.post_deploy for m in catalog_of(migrations).all()] == [True]
 
 

@@ -19,7 +19,9 @@ def test_hash_writes_the_file_new_keeps_it_current_and_validate_accepts_it(migra
         "V001-a-down.sql", "V001-a-up.sql", "V001-keys.redis"]
     assert dbinit(migrations, "new", "postgres", "b").returncode == 0
     assert "V002-b-up.sql" in (migrations.path / "dbinit.sum").read_text()
-    assert dbinit(migrations, "validate").returncode == 0
+    validated = dbinit(migrations, "validate")  # the sum is current: only the unwritten file is refused
+    assert validated.returncode == 65 and validated.stderr.count(" ERROR ") == 1, validated.stderr
+    assert "V002-b-up.sql: still holds only what dbinit new wrote" in validated.stderr
 
 
 def test_two_branches_that_each_add_a_migration_conflict_in_git(migrations, tmp_path):

@@ -163,4 +163,4 @@ def test_a_dump_of_a_database_dbinit_manages_leaves_dbinit_s_schema_to_it_and_br
     assert pg.sql("SELECT count(*) FROM a") == "1"  # production's V001 ran once, in production
     second = migrate(pg, migrations, "migrate", DBINIT_INIT_DIR=str(tmp_path / "init"))
     assert second.returncode == 0 and f"0 applied, {already} already applied" in second.stderr
-    assert ("V2 b is applied but its file is missing" in second.stderr) is not as_init
+    assert ("V002 b is applied but its file is missing" in second.stderr) is not as_init  # as its file spelt it

@@ -12,7 +12,7 @@ from dbinit.errors import DbinitError
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIABLE = re.compile(r"(DBINIT|POSTGRES|NEO4J|REDIS|PG|DATABASE)_?[A-Z0-9_]*")
-READERS = {"get", "secret", "twin", "seconds", "count", "flag"}  # Env's methods, and os.environ.get
+READERS = {"get", "raw", "secret", "twin", "seconds", "count", "flag"}  # Env's methods, and os.environ.get
 
 
 def declared() -> dict[str, str]:

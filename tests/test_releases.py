@@ -140,7 +140,8 @@ def test_rollback_over_a_migration_without_a_down_script_stops_before_reverting_
     before = schema(pg)
     refused = dbinit(pg, image(tmp_path, "release-1", RELEASE_1), "rollback")
     assert refused.returncode == 65, refused.stderr
-    assert "V4 has no down file (-down.sql) and no down script kept in the history; nothing was reverted" \
+    assert "V4 (V4-no-way-back-up.sql) has no down file (-down.sql) and no down script kept in the history; nothing " \
+           "was reverted" \
         in refused.stderr
     assert "reverted" not in refused.stderr.replace("nothing was reverted", "")
     assert schema(pg) == before

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_dbinit
+from failure_modes import check
 from servers import IS_ROOT
 
 
@@ -91,8 +92,9 @@ def test_postgres_tls_settings_from_libpqs_variables_connect(tls_postgres, certs
 
 
 @pytest.mark.parametrize("case, settings, cause", [
-    ("unknown CA", {"sslrootcert": "stranger"}, "certificate verify failed"),
-    ("another host", {"host": "wrong.example", "hostaddr": "127.0.0.1"}, 'does not match host name "wrong.example"'),
+    ("a certificate from an unknown CA", {"sslrootcert": "stranger"}, "certificate verify failed"),
+    ("a certificate for another host name", {"host": "wrong.example", "hostaddr": "127.0.0.1"},
+     'does not match host name "wrong.example"'),
     ("no client certificate", {"no_client_cert": True}, "certificate"),
 ])
 def test_postgres_tls_mistakes_fail_at_once_with_78_naming_the_cause(tls_postgres, certs, case, settings, cause):
@@ -104,7 +106,20 @@ def test_postgres_tls_mistakes_fail_at_once_with_78_naming_the_cause(tls_postgre
     result, took = wait(POSTGRES_URL=pg_url(tls_postgres, settings.get("host", "127.0.0.1"), **params))
     assert result.returncode == 78, result.stderr
     assert cause in result.stderr and took < 10
+    if case.startswith("a certificate"):
+        check(result, case, "postgres")
     assert tls_postgres.password not in result.output
+
+
+def test_a_plain_connection_to_a_server_that_wants_tls_is_78_at_once(tls_postgres, tls_neo4j, certs):
+    mode = "plain at a port that wants TLS"
+    cert, key = certs["client"]
+    result, took = wait(POSTGRES_URL=pg_url(tls_postgres, sslmode="disable", sslcert=cert, sslkey=key))
+    check(result, mode, "postgres")
+    assert took < 10
+    result, took = wait(NEO4J_URI=f"bolt://localhost:{tls_neo4j.port}", NEO4J_AUTH=f"neo4j/{tls_neo4j.password}")
+    check(result, mode, "neo4j")
+    assert took < 20
 
 
 # Redis: a TLS-only port that wants client certificates.
@@ -131,32 +146,47 @@ def test_redis_over_tls_with_a_ca_file_and_a_client_certificate_migrates(make_se
     assert server.client().get("a") == "1"
 
 
-@pytest.mark.parametrize("case", ["unknown CA", "another host", "no client certificate", "no TLS on the server"])
+@pytest.mark.parametrize("case", ["a certificate from an unknown CA", "a certificate for another host name",
+                                  "no client certificate", "TLS at a port without it"])
 def test_redis_tls_mistakes_fail_at_once_with_78(make_server, certs, case):
-    if case == "no TLS on the server":
+    if case == "TLS at a port without it":
         server = make_server("redis").start()
         url = rediss_url(server, certs["ca"], certs["client"], "127.0.0.1")
     else:
-        server = redis_tls(make_server, certs, "wrong-host" if case == "another host" else "server")
-        url = rediss_url(server, certs["stranger" if case == "unknown CA" else "ca"],
+        server = redis_tls(make_server, certs, "wrong-host" if "another host" in case else "server")
+        url = rediss_url(server, certs["stranger" if "unknown CA" in case else "ca"],
                          None if case == "no client certificate" else certs["client"])
     result, took = wait(REDIS_URL=url)
     assert result.returncode == 78, result.stderr
     assert "TLS" in result.stderr and took < 10
+    if case != "no client certificate":
+        check(result, case, "redis")
     assert server.password not in result.output
 
 
 # Neo4j: Bolt requires TLS.
-@pytest.fixture(scope="module")
-def tls_neo4j(certs):
+def neo4j_with(certs, name: str):
     from servers import Neo4jServer
 
-    tls_dir = Path(certs["dir"]) / "neo4j"
+    tls_dir = Path(certs["dir"]) / f"neo4j-{name}"
     tls_dir.mkdir(exist_ok=True)
-    cert, key = certs["server"]
+    cert, key = certs[name]
     shutil.copy(cert, tls_dir / "public.crt")
     shutil.copy(key, tls_dir / "private.key")
-    server = Neo4jServer(tls_dir=tls_dir).start()
+    return Neo4jServer(tls_dir=tls_dir).start()
+
+
+@pytest.fixture(scope="module")
+def tls_neo4j(certs):
+    server = neo4j_with(certs, "server")
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="module")
+def wrong_host_neo4j(certs):
+    """Bolt over TLS with a certificate for wrong.example."""
+    server = neo4j_with(certs, "wrong-host")
     yield server
     server.remove()
 
@@ -171,17 +201,20 @@ def test_neo4j_over_tls_migrates(tls_neo4j, certs, migrations, scheme, trust):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("case", ["unknown CA", "no TLS on the server"])
-def test_neo4j_tls_mistakes_fail_at_once_with_78(tls_neo4j, neo4j_server, certs, case):
-    port = tls_neo4j.port if case == "unknown CA" else neo4j_server.port
-    result, took = wait(NEO4J_URI=f"bolt+s://localhost:{port}", NEO4J_AUTH=f"neo4j/{tls_neo4j.password}",
-                        SSL_CERT_FILE=certs["stranger"])
-    assert result.returncode == 78, result.stderr
-    assert "TLS" in result.stderr and took < 10
+@pytest.mark.parametrize("case", ["a certificate from an unknown CA", "a certificate for another host name",
+                                  "TLS at a port without it"])
+def test_neo4j_tls_mistakes_fail_at_once_with_78(request, neo4j_server, certs, case):
+    server = {"a certificate from an unknown CA": "tls_neo4j", "a certificate for another host name": "wrong_host_neo4j",
+              "TLS at a port without it": "neo4j_server"}[case]
+    port = request.getfixturevalue(server).port
+    result, took = wait(NEO4J_URI=f"bolt+s://localhost:{port}", NEO4J_AUTH=f"neo4j/{neo4j_server.password}",
+                        SSL_CERT_FILE=certs["stranger" if "unknown CA" in case else "ca"])
+    check(result, case, "neo4j")
+    assert took < 10
 
 
 def test_a_plain_redis_url_at_a_port_that_speaks_only_tls_is_78_at_once(make_server, certs):
     server = redis_tls(make_server, certs)
     result, took = wait(REDIS_URL=f"redis://:{server.password}@127.0.0.1:{server.port}/0")
-    assert result.returncode == 78, result.stderr
-    assert "speaks only TLS; use rediss://" in result.stderr and took < 10
+    check(result, "plain at a port that wants TLS", "redis")
+    assert took < 10

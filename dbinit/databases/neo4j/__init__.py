@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Dated
+from ...ports import Protocol
 from ...registry import Database, Flag, register
 from .settings import ENVIRONMENT, load
 
@@ -68,4 +69,8 @@ register(Database(
     parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,
     api_env={"neo4j_auth": ("NEO4J_AUTH", "/".join)}, server_check="the server's plan of every statement (EXPLAIN)",
     fill=_fill,
+    # Bolt's magic and four versions offered (5.0-5.4, 4.4, 4.0, 3): a server answers with four bytes.
+    protocol=Protocol("Bolt (Neo4j)", b"\x60\x60\xb0\x17" + bytes([0, 4, 4, 5, 0, 0, 4, 4, 0, 0, 0, 4, 0, 0, 0, 3]),
+                      lambda reply: len(reply) == 4 and reply[:2] == b"\x00\x00"),
+    logger="neo4j",
 ))

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import ClientError, DriverError, Neo4jError, TransientError
+from neo4j.exceptions import ClientError, DriverError, Forbidden, Neo4jError, TransientError
 
 from ... import log, retry
 from ...contract import Backend, Progress
-from ...errors import ConfigError, ConnectionLost, DbinitError, MigrationFailed
+from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, MigrationFailed
 from ...history import Applied
 from ...migration import Migration
+from ...ports import Endpoint
 from . import apply as applying
 from .apply import DOWN, FIELDS
 from .lock import LOCK, NodeLock
@@ -26,7 +27,9 @@ from .settings import Neo4jSettings
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
             "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by]) AS rows")
 DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
-_UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"  # Community: no CREATE/DROP DATABASE
+_UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
+# A write to a read-only database (server.databases.read_only, ALTER DATABASE … SET ACCESS READ ONLY).
+_READ_ONLY = ("Neo.ClientError.General.WriteOnReadOnlyAccessDatabase", "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase")  # Community: no CREATE/DROP DATABASE
 # The uniqueness constraints the lock and the history stand on.
 CONSTRAINTS = tuple(f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{prop} IS UNIQUE"
                     for label, prop, name in ((HISTORY, "version", "dbinit_migration_version"),
@@ -72,12 +75,20 @@ class Neo4jBackend(Backend):
             # A real query in the target database: verify_connectivity does not prove it is online.
             self.query("RETURN 1")
         except Exception as e:
-            raise classify_connect_error(e, self.settings.display()) from None
+            raise classify_connect_error(e, self.settings) from None
 
     def close(self) -> None:
         if self.driver is not None:
             self.driver.close()
             self.driver = None
+
+    def endpoint(self) -> Endpoint:
+        host, port = self.settings.address()
+        return Endpoint(host, port, "NEO4J_URI", self.settings.tls,
+                        use_tls="use bolt+s:// (bolt+ssc:// for a self-signed certificate; neo4j+s:// with routing) "
+                                "in NEO4J_URI",
+                        use_plain="use bolt:// (neo4j:// with routing) in NEO4J_URI",
+                        http="that is Neo4j's HTTP port (7474 unless changed); Bolt listens on 7687")
 
     def database(self) -> str:
         return self.settings.database or DEFAULT_DATABASE
@@ -103,7 +114,7 @@ class Neo4jBackend(Backend):
                 raise ConfigError(f"neo4j: this server cannot {what} databases ({e.code}): Neo4j Community has one "
                                   f"database, {DEFAULT_DATABASE}; leave NEO4J_DATABASE unset (or set it to "
                                   f"{DEFAULT_DATABASE}); Enterprise and Aura {what} databases") from None
-            raise classify_connect_error(e, self.settings.display()) from None
+            raise classify_connect_error(e, self.settings) from None
 
     def ensure_constraints(self, again: bool = False) -> None:
         """The uniqueness constraints the lock and the history stand on (`again`: a file may have
@@ -121,6 +132,13 @@ class Neo4jBackend(Backend):
     def translate(self, error: Exception) -> DbinitError | None:
         if unavailable(error):
             return ConnectionLost(self.name, getattr(error, "message", None) or str(error))
+        if isinstance(error, Neo4jError) and error.code in _READ_ONLY:
+            return ConfigError(f"neo4j: the database {self.database()} is read-only ({error.code}); dbinit migrates a "
+                               "database that takes writes (server.databases.default_to_read_only, or ALTER DATABASE "
+                               "… SET ACCESS READ WRITE)")
+        if isinstance(error, Forbidden):
+            return AuthRefused(f"neo4j: the user may not do what dbinit needs ({error.code}: {error.message}); it must "
+                               "create constraints, and nodes labelled __DbinitMigration and __DbinitLock")
         if isinstance(error, (Neo4jError, DriverError)):
             return DbinitError(f"neo4j: the server refused dbinit's own query: {getattr(error, 'message', None) or error}")
         return None

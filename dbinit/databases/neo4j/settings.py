@@ -3,6 +3,7 @@ takes it), NEO4J_DATABASE."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -32,6 +33,14 @@ class Neo4jSettings:
     def display(self) -> str:
         return without_credentials(self.uri) + (f" database {self.database}" if self.database else "")
 
+    def address(self) -> tuple[str, int]:
+        parts = urlsplit(self.uri)
+        return parts.hostname or "localhost", parts.port or 7687
+
+    @property
+    def tls(self) -> bool:
+        return "+" in self.uri.split("://", 1)[0]
+
 
 def load(env: Env, flags: Mapping[str, Any]) -> Neo4jSettings | None:
     uri_flag = flags.get("neo4j_uri")
@@ -39,10 +48,17 @@ def load(env: Env, flags: Mapping[str, Any]) -> Neo4jSettings | None:
     if not uri:
         return None
     log.add_secret(url_password(uri))
-    split_url("--neo4j-uri" if uri_flag else "NEO4J_URI", uri, _SCHEMES, "bolt://neo4j:7687",
-              {s: " (dbinit speaks Bolt, not HTTP)" for s in ("http", "https")})
+    variable = "--neo4j-uri" if uri_flag else "NEO4J_URI"
+    parts = split_url(variable, uri, _SCHEMES, "bolt://neo4j:7687",
+                      {s: " (dbinit speaks Bolt, not HTTP)" for s in ("http", "https")})
+    if parts.username is not None or parts.password is not None:  # the driver would not read them
+        raise ConfigError(f"{variable} holds a user name or password; the Neo4j driver takes none from the URI: "
+                          "give them as NEO4J_AUTH=user/password (or NEO4J_USERNAME and NEO4J_PASSWORD)")
     password = env.secret("NEO4J_PASSWORD")
     auth_text = env.secret("NEO4J_AUTH")
+    if auth_text is not None and (password is not None or env.get("NEO4J_USERNAME")):
+        raise ConfigError("NEO4J_AUTH and NEO4J_USERNAME or NEO4J_PASSWORD are both set; set NEO4J_AUTH=user/password "
+                          "alone, or the two others")
     auth: tuple[str, str] | None
     if password is not None:
         auth = (env.get("NEO4J_USERNAME") or "neo4j", password)

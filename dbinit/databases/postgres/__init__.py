@@ -5,12 +5,14 @@ lint, backend, locking, lock_waits, activity, server_errors."""
 from __future__ import annotations
 
 import re
+import struct
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
+from ...ports import Protocol
 from ...registry import Database, Flag, register
-from .settings import ENVIRONMENT, VARIABLES, load
+from .settings import ENVIRONMENT, FOREIGN, VARIABLES, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -64,8 +66,11 @@ register(Database(
                         (r"v\d+-.+", "the V must be upper-case; expected {expected}"),
                         (r"V\d+-(up|down)", "has no description; expected {expected}"),
                         (rf"V\d+-{DESCRIPTION}", "ends in neither -up nor -down; expected {expected}"),
-                        (r"V[^-]*\D[^-]*-.*", "the version after V must be digits only; expected {expected}"))),
+                        (r"V[^-]*[^\d-][^-]*-.*", "the version after V must be digits only; expected {expected}"))),
     comment="--", variables=VARIABLES, environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("postgres_url", "PostgreSQL URL (POSTGRES_URL)"),),
-    parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint, fill=_fill,
+    parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint, fill=_fill, foreign=FOREIGN,
+    # An SSLRequest: any PostgreSQL server answers it with one byte, S or N.
+    protocol=Protocol("PostgreSQL", struct.pack("!ii", 8, 80877103), lambda reply: reply in (b"S", b"N")),
+    logger="psycopg",
 ))

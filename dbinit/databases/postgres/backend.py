@@ -2,14 +2,16 @@
 chosen once (locking), files applied in one round trip each (apply)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import psycopg
 
 from ...contract import Backend, Progress
-from ...errors import ConnectionLost, DbinitError, NotReady
+from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, NotReady
 from ...history import Applied
 from ...migration import Migration
+from ...ports import Endpoint
 from . import apply as applying
 from . import creating
 from .activity import Activity
@@ -59,12 +61,22 @@ class PostgresBackend(Backend):
             conn = self.open(timeout)
             standby = row_of(conn.execute("SELECT pg_is_in_recovery()"))[0]
         except psycopg.Error as e:
-            raise classify_connect_error(e, self.settings.display(), timeout) from None
+            raise classify_connect_error(e, self.settings, timeout) from None
         if standby:  # never migrate a standby: wait for it to be promoted, or for the deadline
             conn.close()
             raise NotReady(f"postgres: only a standby answered (in recovery) at {self.settings.display()}; "
                            "waiting for a primary")
         self.conn = conn
+
+    def endpoint(self) -> Endpoint | None:
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(self.settings.conninfo)
+        host = str(given.get("hostaddr") or given.get("host") or os.environ.get("PGHOST") or "")
+        port = str(given.get("port") or os.environ.get("PGPORT") or "5432")
+        if not host or "," in host or host.startswith("/") or not port.isdigit():
+            return None  # several hosts, or a socket: libpq's own words say enough
+        return Endpoint(host, int(port), self.settings.source, None)
 
     def database(self) -> str:
         return creating.database_name(self.settings)
@@ -121,6 +133,16 @@ class PostgresBackend(Backend):
     def translate(self, error: Exception) -> DbinitError | None:
         if isinstance(error, psycopg.OperationalError) and (self.conn is None or self.conn.broken or self.conn.closed):
             return ConnectionLost(self.name, last_words(error))
+        if isinstance(error, psycopg.errors.ReadOnlySqlTransaction) and self.conn is not None:
+            return ConfigError(f"postgres: the database {self.conn.info.dbname} is read-only ({describe_error(error)}); "
+                               "dbinit migrates a database that takes writes (ALTER DATABASE … SET "
+                               "default_transaction_read_only = off)")
+        if isinstance(error, psycopg.errors.InsufficientPrivilege) and self.conn is not None:
+            user, db = self.conn.info.user, self.conn.info.dbname
+            return AuthRefused(f"postgres: the role {user} may not do what dbinit needs ({describe_error(error)}): "
+                               f"GRANT CREATE ON DATABASE \"{db}\" TO \"{user}\" (dbinit keeps its history in a schema "
+                               f"of its own, {self.schema}), or create that schema for it, or set DBINIT_POSTGRES_SCHEMA "
+                               "to a schema it may create tables in")
         if isinstance(error, psycopg.Error):
             return DbinitError(f"postgres: the server refused dbinit's own statement: {describe_error(error)}")
         return None

@@ -40,7 +40,7 @@ def _maintenance(backend: PostgresBackend, timeout: float) -> psycopg.Connection
         try:
             return backend.open(timeout, dbname=name)
         except psycopg.Error as e:
-            error = classify_connect_error(e, backend.settings.display(), timeout)
+            error = classify_connect_error(e, backend.settings, timeout)
             if not (isinstance(error, MissingDatabase) and name != MAINTENANCE[-1]):
                 raise error from None
     raise AssertionError("unreachable")

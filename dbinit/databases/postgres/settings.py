@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ... import log
-from ...environment import Env, Variable, check_port, url_password
+from ...environment import Env, Variable, check_port, check_user, check_userinfo, url_password
 from ...errors import ConfigError
 
 VARIABLES = "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST or PGHOST"
@@ -39,6 +39,14 @@ ENVIRONMENT = (
     Variable("DBINIT_PG_POOLER", "none", "`transaction` behind a transaction-mode pooler (PgBouncer): a lease "
              "row instead of the advisory lock; `session` or `none` otherwise"),
 )
+# Read by libpq itself, or by the official image beside dbinit's variables in one .env: no slips.
+FOREIGN = ("PGHOSTADDR", "PGPASSFILE", "PGCHANNELBINDING", "PGSERVICEFILE", "PGOPTIONS", "PGAPPNAME", "PGREQUIRESSL",
+           "PGSSLCOMPRESSION", "PGSSLCERT", "PGSSLKEY", "PGSSLROOTCERT", "PGSSLCRL", "PGSSLCRLDIR", "PGSSLSNI",
+           "PGREQUIREPEER", "PGSSLMINPROTOCOLVERSION", "PGSSLMAXPROTOCOLVERSION", "PGSSLNEGOTIATION",
+           "PGSSLCERTMODE", "PGGSSENCMODE", "PGKRBSRVNAME", "PGGSSLIB", "PGGSSDELEGATION", "PGCONNECT_TIMEOUT",
+           "PGCLIENTENCODING", "PGTARGETSESSIONATTRS", "PGLOADBALANCEHOSTS", "PGREQUIREAUTH", "PGDATESTYLE", "PGTZ",
+           "PGGEQO", "PGSYSCONFDIR", "PGLOCALEDIR", "PGDATA", "POSTGRES_INITDB_ARGS", "POSTGRES_INITDB_WALDIR",
+           "POSTGRES_HOST_AUTH_METHOD")
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -52,6 +60,7 @@ class PostgresSettings:
     lock_retries: int = 10
     statement_timeout: float = 0.0  # 0: none
     pooler: str = "none"  # "transaction": behind PgBouncer in transaction pooling mode
+    source: str = "POSTGRES_URL"  # the variable that names the server, for messages
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -64,14 +73,21 @@ class PostgresSettings:
         return f"postgresql://{user + '@' if user else ''}{host}:{port}/{db}"
 
 
-def _check_conninfo(variable: str, conninfo: str, env: Env) -> None:
-    """A PostgreSQL URL or key=value string, parsed by libpq itself, then its host, port and sslmode."""
+_EXAMPLE = "postgresql://USER:PASSWORD@db:5432/app"
+
+
+def _check_conninfo(variable: str, conninfo: str, env: Env, password: str | None) -> None:
+    """A PostgreSQL URL or key=value string, parsed by libpq itself, then its host, port, sslmode
+    and user name."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    if "://" in conninfo.split("=", 1)[0] and not conninfo.startswith(("postgresql://", "postgres://")):
+    url = "://" in conninfo.split("=", 1)[0]
+    if url and not conninfo.startswith(("postgresql://", "postgres://")):
         raise ConfigError(f"{variable} must start with postgresql:// (or be key=value pairs), "
                           f"not {conninfo.split('://', 1)[0]}://")
+    if url:
+        check_userinfo(variable, conninfo, _EXAMPLE)
     try:
         params = conninfo_to_dict(conninfo)
     except ProgrammingError as e:
@@ -79,11 +95,30 @@ def _check_conninfo(variable: str, conninfo: str, env: Env) -> None:
                           f"{str(e).strip().splitlines()[-1]}") from None
     if not params.get("host") and not params.get("hostaddr") and not env.get("PGHOST"):
         raise ConfigError(f"{variable} names no host, e.g. postgresql://app@db:5432/app")
+    if password is not None and params.get("password") not in (None, password):
+        raise ConfigError(f"{variable} has a password and POSTGRES_PASSWORD another; set it in one place")
+    check_user(variable, str(params.get("user") or ""), _password_given(params, env) or password is not None,
+               _EXAMPLE)
     for port in str(params.get("port") or "").split(",") if params.get("port") else ():
         check_port(variable, port)
     sslmode = params.get("sslmode") or env.get("PGSSLMODE")
     if sslmode is not None and sslmode not in _SSLMODES:
         raise ConfigError(f"{variable}: sslmode must be one of {', '.join(_SSLMODES)}, not {sslmode!r}")
+
+
+def _password_given(params: Mapping[str, Any], env: Env) -> bool:
+    """A password or a way of logging in without one that libpq would use."""
+    return any(params.get(k) for k in ("password", "passfile", "sslcert", "sslkey")) or any(
+        env.raw(k) for k in ("PGPASSWORD", "PGPASSFILE", "PGSSLCERT")) or os.path.exists(os.path.expanduser("~/.pgpass"))
+
+
+def _check_host(variable: str, host: str, port_variable: str) -> None:
+    """A host, or hosts, without a port in them: libpq would look the whole text up as a name,
+    and wait out the deadline for a host that never resolves."""
+    for one in host.split(","):
+        name, colon, port = one.rpartition(":")
+        if colon and port.isdigit() and name and not one.startswith(("/", "[")) and name.count(":") == 0:
+            raise ConfigError(f"{variable} holds a port ({one}); give the host alone and the port in {port_variable}")
 
 
 def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
@@ -100,27 +135,35 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
     if pooler not in ("none", "session", "transaction"):
         raise ConfigError(f"DBINIT_PG_POOLER must be none, session or transaction, not {pooler!r}")
 
-    def made(conninfo: str) -> PostgresSettings:
-        return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler)
+    def made(conninfo: str, source: str) -> PostgresSettings:
+        return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler,
+                                source)
 
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
     if url:
         log.add_secret(url_password(url))
-        _check_conninfo(variable, url, env)
-        return made(url)
+        if env.get("POSTGRES_HOST") and not url_flag:
+            raise ConfigError(f"both {variable} and POSTGRES_HOST are set; set only one (the URL would win, and "
+                              "POSTGRES_HOST would be ignored)")
+        if variable == "POSTGRES_URL" and env.get("DATABASE_URL") not in (None, url):
+            raise ConfigError("POSTGRES_URL and DATABASE_URL are both set, to different databases; set only one")
+        _check_conninfo(variable, url, env, password)
+        return made(url, variable)
     if host := env.get("POSTGRES_HOST"):
         from psycopg.conninfo import make_conninfo
 
+        _check_host("POSTGRES_HOST", host, "POSTGRES_PORT")
         check_port("POSTGRES_PORT", env.get("POSTGRES_PORT"))
         user = env.get("POSTGRES_USER") or "postgres"
         conninfo = make_conninfo(host=host, port=env.get("POSTGRES_PORT") or "5432", user=user,
                                  dbname=env.get("POSTGRES_DB") or user)
-        return made(conninfo)
+        return made(conninfo, "POSTGRES_HOST")
     if env.get("PGHOST") or env.get("PGSERVICE"):
-        log.add_secret(env.get("PGPASSWORD"))
+        log.add_secret(env.raw("PGPASSWORD"))
+        _check_host("PGHOST", env.get("PGHOST") or "", "PGPORT")
         check_port("PGPORT", env.get("PGPORT"))
         if (mode := env.get("PGSSLMODE")) is not None and mode not in _SSLMODES:
             raise ConfigError(f"PGSSLMODE must be one of {', '.join(_SSLMODES)}, not {mode!r}")
-        return made("")
+        return made("", "PGHOST")
     return None

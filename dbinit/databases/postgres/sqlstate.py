@@ -26,6 +26,7 @@ _TLS_MODES = ("allow", "prefer", "require", "verify-ca", "verify-full")
 class Refusal(NamedTuple):
     code: str  # the SQLSTATE
     without_client_certificate: bool  # over TLS, offering none: what a server wanting one refuses
+    tls: bool = False  # the refused connection was over TLS
 
 
 # What the probe says when the server accepts the connection now (SQLSTATE 00000, success): what
@@ -49,7 +50,8 @@ def probe(options: dict[str, str], timeout: float) -> Refusal | None:
             offered = bool(options.get("sslcert") and options.get("sslkey"))
             if code is None:
                 return None
-            return ACCEPTED if code == ACCEPTED.code else Refusal(code, isinstance(conn, ssl.SSLSocket) and not offered)
+            over_tls = isinstance(conn, ssl.SSLSocket)
+            return ACCEPTED if code == ACCEPTED.code else Refusal(code, over_tls and not offered, over_tls)
     except (OSError, ValueError, struct.error):
         return None
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
+from ...ports import Protocol
 from ...registry import Database, Flag, register
 from .settings import ENVIRONMENT, load
 
@@ -49,4 +50,7 @@ register(Database(
     flags=(Flag("redis_url", "Redis URL (REDIS_URL)"),),
     parse=_parse, open=_open, server_check="the server's check of every command and its arguments (COMMAND GETKEYS)",
     fill=_fill,
+    # An inline PING: a Redis server answers +PONG, or an error (-NOAUTH …) in its own protocol.
+    protocol=Protocol("Redis", b"PING\r\n", lambda reply: reply[:1] in (b"+", b"-")),
+    logger="redis",
 ))

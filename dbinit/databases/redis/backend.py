@@ -3,8 +3,6 @@ restored if any command fails at run time, and a SET NX PX lock with a renewed l
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import time
 from urllib.parse import urlsplit
 from dataclasses import asdict, replace
@@ -22,31 +20,17 @@ from ...errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, In
                        NotReady, Problem)
 from ...history import Applied
 from ...migration import Migration
+from ...ports import Endpoint
 from .backup import bgsave
 from .commands import Command, parse
 from .lock import KeyLock
+from .server_errors import OWN, classify_connect_error
 from .settings import RedisSettings
 
 # A compare-and-set script: only the lock's owner writes history under it.
 _FENCED = ("if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end "
            "return redis.call(ARGV[2], KEYS[2], unpack(ARGV, 3))")
 _NO_KEYS = ("no key arguments", "has no key")
-
-
-def classify_connect_error(e: Exception, where: str) -> Exception:
-    text = str(e)
-    if isinstance(e, (redis.AuthenticationError, redis.exceptions.NoPermissionError,
-                      redis.exceptions.AuthenticationWrongNumberOfArgsError)) \
-            or text.startswith(("NOAUTH", "WRONGPASS", "NOPERM")) or "AUTH" in text and "no password is set" in text:
-        return AuthRefused(f"redis: authentication refused at {where}: {text}")
-    if isinstance(e, ssl.SSLError) or isinstance(e.__cause__ or e.__context__, ssl.SSLError) or "SSL" in text:
-        return ConfigError(f"redis: TLS settings do not fit the server at {where}: {text}")
-    if isinstance(e, (redis.BusyLoadingError, redis.ConnectionError, redis.TimeoutError, OSError,
-                      redis.exceptions.RedisClusterException, redis.exceptions.ClusterDownError)):
-        return NotReady(f"redis: {text}")
-    if isinstance(e, redis.ResponseError) and text.startswith("LOADING"):
-        return NotReady(f"redis: {text}")
-    return ConfigError(f"redis: {text} ({where})")
 
 
 class RedisBackend(Backend):
@@ -67,39 +51,31 @@ class RedisBackend(Backend):
             client = self._client(timeout)  # a cluster's client asks the nodes for their slots here
             client.ping()
             if self.settings.topology == "single":
-                mode = client.execute_command("INFO", "server").get("redis_mode", "standalone")
+                info = client.execute_command("INFO")
+                mode = info.get("redis_mode", "standalone")
                 if mode != "standalone":
                     raise ConfigError(f"redis: {self.settings.display()} is a Redis {mode.capitalize()} node; use "
                                       + ("redis+sentinel://HOST:26379/MASTER-NAME" if mode == "sentinel" else
                                          "redis+cluster://HOST:PORT[,HOST:PORT…]") + " in REDIS_URL")
+                if info.get("role") == "slave":  # as a PostgreSQL standby: wait for a master (a failover)
+                    raise NotReady(f"redis: only a replica answered (read-only) at {self.settings.display()}; "
+                                   "waiting for a master (REDIS_URL names a replica? redis+sentinel:// follows the master)")
             self._lengthen_timeout(client, max(timeout, 60))
         except Exception as e:
             if client is not None:
                 client.close()
-            if isinstance(e, ConfigError):
+            if isinstance(e, (ConfigError, NotReady)):
                 raise
-            raise self._not_ready_why(classify_connect_error(e, self.settings.display())) from None
+            raise classify_connect_error(e, self.settings) from None
         self.client = client
 
-    def _not_ready_why(self, error: Exception) -> Exception:
-        """A connection that fails the way a server in the other mode fails (a TLS handshake to a
-        plain server hangs, a plain PING to a TLS port is cut off) is a setting to change, at once."""
+    def endpoint(self) -> Endpoint | None:
         scheme = self.settings.url.split("://", 1)[0]
-        if not isinstance(error, NotReady) or scheme not in ("redis", "rediss"):
-            return error
-        tls = scheme == "rediss"
-        host, port = self._address()
-        if tls and _answers_plain(host, port):
-            return ConfigError(f"redis: TLS settings do not fit the server at {self.settings.display()}: "
-                               "REDIS_URL says rediss:// but the server answers without TLS; use redis://")
-        if not tls and _speaks_tls(host, port):
-            return ConfigError(f"redis: {self.settings.display()} speaks only TLS; use rediss:// in REDIS_URL "
-                               "(with ssl_ca_certs=… for a private CA)")
-        return error
-
-    def _address(self) -> tuple[str, int]:
-        parts = urlsplit(self.settings.url)
-        return parts.hostname or "localhost", parts.port or 6379
+        if scheme not in ("redis", "rediss"):
+            return None  # a socket file; Sentinel and Cluster ask several nodes
+        host, _, port = self.settings.address().rpartition(":")
+        return Endpoint(host, int(port), "REDIS_URL", scheme == "rediss", use_tls="use rediss:// in REDIS_URL (with "
+                        "ssl_ca_certs=… for a private CA)", use_plain="use redis:// in REDIS_URL")
 
     @staticmethod
     def _lengthen_timeout(client: Any, seconds: float) -> None:
@@ -128,6 +104,8 @@ class RedisBackend(Backend):
     def translate(self, error: Exception) -> DbinitError | None:
         if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
             return ConnectionLost(self.name, str(error) or type(error).__name__)
+        if isinstance(error, redis.exceptions.NoPermissionError):
+            return AuthRefused(f"redis: the user may not run dbinit's own command: {error}; its ACL must allow {OWN}")
         if isinstance(error, redis.RedisError):
             return DbinitError(f"redis: the server refused dbinit's own command: {error}")
         return None
@@ -321,27 +299,3 @@ def _decode(version: str, raw: bytes) -> Applied:
     entry = json.loads(raw)
     entry["applied_at"] = datetime.fromisoformat(entry["applied_at"])
     return Applied(version=version, **entry)
-
-
-def _answers_plain(host: str, port: int) -> bool:
-    """The server answers a PING in plain text."""
-    try:
-        with socket.create_connection((host, port), timeout=2) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith((b"+", b"-"))
-    except OSError:
-        return False
-
-
-def _speaks_tls(host: str, port: int) -> bool:
-    """The port completes a TLS handshake, or refuses one with a TLS alert (it wants a client
-    certificate): told by the handshake itself, whatever the server's words."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # only asking which protocol it speaks
-    try:
-        with socket.create_connection((host, port), timeout=2) as raw, context.wrap_socket(raw) as tls:
-            return tls.version() is not None
-    except ssl.SSLError as e:
-        return "ALERT" in (e.reason or "")
-    except OSError:
-        return False

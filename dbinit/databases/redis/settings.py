@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from ... import log
-from ...environment import Env, Variable, check_port, split_url, url_password, without_credentials
+from ...environment import Env, Variable, check_port, check_user, check_userinfo, split_url, url_password, without_credentials
 from ...errors import ConfigError
 
 ENVIRONMENT = (
@@ -18,6 +18,9 @@ ENVIRONMENT = (
              "apart on one Redis"),
     Variable("DBINIT_REDIS_BGSAVE", "false", "`true`: BGSAVE, and wait for it, before a run that changes Redis"),
 )
+
+
+_EXAMPLE = "redis://:PASSWORD@redis:6379/0 (redis://USER:PASSWORD@… for an ACL user)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,14 @@ class RedisSettings:
     def display(self) -> str:
         return without_credentials(self.url)
 
+    def address(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+    @property
+    def has_url_password(self) -> bool:
+        return bool(url_password(self.url))
+
 
 def load(env: Env, flags: Mapping[str, Any]) -> RedisSettings | None:
     url_flag = flags.get("redis_url")
@@ -44,8 +55,15 @@ def load(env: Env, flags: Mapping[str, Any]) -> RedisSettings | None:
     variable = "--redis-url" if url_flag else "REDIS_URL"
     log.add_secret(url_password(url))
     prefix = env.get("DBINIT_REDIS_PREFIX") or "dbinit:"
+    password = env.secret("REDIS_PASSWORD")
+    check_userinfo(variable, url, _EXAMPLE)
+    in_url = url_password(url)
+    if password is not None and in_url and in_url != password:
+        raise ConfigError(f"{variable} has a password and REDIS_PASSWORD another; set it in one place")
+    user = url.split("://", 1)[-1].rpartition("@")[0].partition(":")[0]
+    check_user(variable, user, bool(in_url) or password is not None, _EXAMPLE)
     if url.startswith(("redis+sentinel://", "redis+cluster://", "rediss+cluster://")):
-        settings = _topology(variable, url, env.secret("REDIS_PASSWORD"), prefix)
+        settings = _topology(variable, url, password, prefix)
     else:
         parts = split_url(variable, url, ("redis", "rediss", "unix", "redis+sentinel", "redis+cluster",
                                           "rediss+cluster"), "redis://redis:6379/0")
@@ -55,7 +73,7 @@ def load(env: Env, flags: Mapping[str, Any]) -> RedisSettings | None:
         if number and not number.isdigit():
             raise ConfigError(f"{variable}: the database number must be a whole number (redis://host:6379/0), "
                               f"not {number!r}")
-        settings = RedisSettings(url, env.secret("REDIS_PASSWORD"), prefix)
+        settings = RedisSettings(url, password, prefix)
     return replace(settings, bgsave=env.flag("DBINIT_REDIS_BGSAVE"))
 
 

@@ -29,7 +29,8 @@ import org.neo4j.string.UTF8;
  * Starts an embedded Neo4j Community DBMS with Bolt on 127.0.0.1:PORT and auth on.
  * Usage: Neo4jLauncher HOME PORT PASSWORD [HOST]. Bolt listens on HOST (default 127.0.0.1). The password is set before the first start, as the
  * official image does. With the environment variable NEO4J_TLS_DIR (holding private.key and public.crt), Bolt
- * requires TLS. Prints "READY" on stdout once started; stops cleanly on SIGTERM.
+ * requires TLS; with NEO4J_READ_ONLY=true the database neo4j is read-only (server.databases.read_only).
+ * Prints "READY" on stdout once started; stops cleanly on SIGTERM.
  */
 public final class Neo4jLauncher {
     public static void main(String[] args) throws Exception {
@@ -53,6 +54,9 @@ public final class Neo4jLauncher {
                 .setConfig(bolt.private_key, dir.resolve("private.key"))
                 .setConfig(bolt.public_certificate, dir.resolve("public.crt"))
                 .setConfig(bolt.client_auth, ClientAuth.NONE);
+        }
+        if ("true".equals(System.getenv("NEO4J_READ_ONLY"))) {
+            builder.setConfig(GraphDatabaseSettings.read_only_databases, java.util.Set.of("neo4j"));
         }
         DatabaseManagementService dbms = builder
             .setConfig(BoltConnector.enabled, true)
