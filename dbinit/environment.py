@@ -197,14 +197,16 @@ def one_edit(a: str, b: str) -> bool:
 def unknown(names: Iterable[str], read: Collection[str], own: str) -> list[tuple[str, str | None]]:
     """Variables that look like ones dbinit reads but are not: each with the one it is a slip of
     (one edit away), or None for a name of dbinit's own prefix `own` that resembles none."""
-    found = []
+    found: list[tuple[str, str | None]] = []
+    known = sorted(read)
+    own_known = [r for r in known if r.startswith(own)]
     for name in sorted(names):
         if name in read:
             continue
-        near = next((r for r in sorted(read) if one_edit(name, r)), None)
+        near = next((r for r in known if one_edit(name, r)), None)
         if near is None and name.startswith(own):
-            near = next(iter(get_close_matches(name, [r for r in read if r.startswith(own)], 1, 0.8)), None)
-            found.append((name, near))
-        elif near is not None:
-            found.append((name, near))
+            near = next(iter(get_close_matches(name, own_known, 1, 0.8)), None)
+        elif near is None:
+            continue
+        found.append((name, near))
     return found
