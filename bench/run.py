@@ -5,7 +5,8 @@ with the number of migrations. Prints markdown and writes it to bench/RESULTS.md
     bench/run.sh --rounds 5 --sections postgres,neo4j
     bench/run.sh --smoke              every section with tiny sets, 1 round, nothing written
 
-Sections: postgres (apply), neo4j (apply), idle (nothing pending), wait (latency), growth.
+Sections: postgres (apply), neo4j (apply), idle (nothing pending), schema (the schema file against
+pg_dump, and what the drift check costs a run with nothing pending), wait (latency), growth.
 Peers come from bench/peers.sh. dbinit runs as in its image: without the `lint` extra (off).
 """
 from __future__ import annotations
@@ -265,6 +266,70 @@ def idle(ctx: Context) -> None:
             server.remove()
 
 
+# ---------------------------------------------------------------- the schema file and drift
+
+def schema_tables(first: int, last: int) -> str:
+    """Tables `first` to `last` - 1, each with an identity key, a check, a default, an index and a
+    foreign key."""
+    return "".join(
+        f"CREATE TABLE t{i} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, qty int CHECK (qty >= 0), "
+        f"created timestamptz DEFAULT now(), parent bigint{f' REFERENCES t{i - 1} (id)' if i else ''});\n"
+        f"CREATE INDEX t{i}_created ON t{i} (created);\n" for i in range(first, last))
+
+
+def schema_file(ctx: Context) -> None:
+    for count in ctx.sizes["schema"]:
+        schema_of(ctx, count, idle=count == ctx.sizes["schema"][0])
+
+
+def schema_of(ctx: Context, count: int, idle: bool) -> None:
+    root = ctx.work / f"schema-{count}"
+    migrations = root / "migrations"
+    migrations.mkdir(parents=True)
+    for n, first in enumerate(range(0, count, 500), start=1):  # a transaction's locks hold some hundred tables
+        (migrations / f"V{n:03d}-tables-up.sql").write_text(schema_tables(first, min(first + 500, count)))
+    server = PostgresServer(options=DURABLE).start()
+    try:
+        dbs = PostgresDatabases(server)
+        db = dbs.fresh()
+        urls = env(POSTGRES_URL=dbs.url(db), DBINIT_MIGRATIONS=str(migrations))
+        run_process(dbinit("migrate"), urls)  # the schema, and its record
+        pg_dump = [str(server.bindir / "pg_dump"), "--schema-only", "-h", "127.0.0.1", "-p", str(server.port),
+                   "-U", "postgres", "-f", str(root / "dump.sql"), db]
+
+        def fixed(name: str, command: list[str], run_env: dict[str, str], note: str = "") -> Contender:
+            return Contender(name, lambda: same_target(lambda: run_process(command, run_env)), note)
+
+        floor = "pg_dump --schema-only"
+        contenders = [fixed(floor, pg_dump, env(PGPASSWORD=server.password)),
+                      fixed("dbinit schema", dbinit("schema", "--dir", str(root / "schema")), urls),
+                      fixed("dbinit check --drift", dbinit("check", "--drift"), urls),
+                      fixed("dbinit wait", dbinit("wait"), urls, "a dbinit process that describes nothing: Python, "
+                            "psycopg, one connection")]
+        ctx.log(f"schema: describe {count} tables")
+        results = play(contenders, ctx.rounds, ctx.log)
+        quiet = {}
+        if idle:
+            runs = [fixed(f"dbinit migrate, nothing pending, DBINIT_DRIFT={mode}", dbinit("migrate"),
+                          {**urls, "DBINIT_DRIFT": mode}) for mode in ("off", "fail")]
+            ctx.log("schema: nothing pending, with and without the drift check")
+            quiet = play(runs, ctx.rounds, ctx.log)
+    finally:
+        server.remove()
+    ctx.record(results, f"schema of {count} tables")
+    mine, dump, start = (results[n].median for n in ("dbinit schema", floor, "dbinit wait"))
+    ctx.out(f"## The schema of {count} tables (identity key, check, default, index, foreign key each)", "",
+            *table(results, floor), "",
+            goal("dbinit schema against pg_dump --schema-only", mine / dump, 1.0),
+            goal("the description alone (dbinit schema less dbinit wait) against pg_dump", (mine - start) / dump, 1.0),
+            "")
+    if quiet:
+        off, fail = (quiet[f"dbinit migrate, nothing pending, DBINIT_DRIFT={mode}"].median for mode in ("off", "fail"))
+        ctx.out("### Nothing pending, with and without the drift check", "",
+                *table(quiet, "dbinit migrate, nothing pending, DBINIT_DRIFT=off"), "",
+                goal("the drift check's cost when nothing is pending", fail / off, 1.05), "")
+
+
 # ---------------------------------------------------------------- wait latency
 
 def answers(kind: str, server) -> bool:
@@ -386,9 +451,10 @@ def growth(ctx: Context) -> None:
 
 # ---------------------------------------------------------------- the run
 
-SECTIONS = {"postgres": postgres_apply, "neo4j": neo4j_apply, "idle": idle, "wait": wait_latency, "growth": growth}
-FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "growth": [10, 100, 1000, 10000]}
-SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "growth": [2, 4]}
+SECTIONS = {"postgres": postgres_apply, "neo4j": neo4j_apply, "idle": idle, "schema": schema_file, "wait": wait_latency,
+            "growth": growth}
+FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "schema": [1000, 5000], "growth": [10, 100, 1000, 10000]}
+SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4]}
 
 
 def machine() -> str:

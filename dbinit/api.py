@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from . import registry
+from . import registry, schema_commands
 from .history import Applied, State
 from .plan import Plan
 from .runner import Runner
@@ -122,6 +122,18 @@ def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | Non
     """No lock, no writes: `.up_to_date` when nothing is pending. Changed files, failed marks and
     out-of-order files raise as they would stop `migrate`."""
     return _result(Runner(_settings("check", migrations, settings, from_environment, env, targets)).check())
+
+
+def schema(migrations: str | Path = "migrations", *, directory: str | Path | None = None, check: bool = False,
+           env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
+           **targets: Target) -> list[Path]:
+    """Each configured database's schema file, as `dbinit schema` writes it into `directory` (default:
+    schema/ beside the migrations); with `check`, compared with the files there instead:
+    InvalidMigrations naming a file that is missing or not what the databases' schemas are (a test
+    that the committed schema files are current, after the pytest plugin migrated)."""
+    runner = Runner(_settings("schema", migrations, settings, from_environment, env, targets,
+                              schema_dir=None if directory is None else str(directory)))
+    return schema_commands.schema(runner, check=check)
 
 
 def wait(*, env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .report import RunReport
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair",
-            "create", "drop")
+            "create", "drop", "schema", "accept")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,6 +142,29 @@ def _parser() -> argparse.ArgumentParser:
     for p in (c, s):
         p.add_argument("--format", choices=("table", "json"), default="table",
                        help="json: one document on stdout, its schema in dbinit/status.schema.json")
+    c.add_argument("--drift", action="store_true",
+                   help="also compare each database's schema with the one recorded by the last run that changed it: "
+                        "exit 4 naming each object added, removed or changed by hand (pending files are not drift)")
+    sc = sub.add_parser("schema", parents=[common], description=(
+        "Write each configured database's schema, read from the server under no lock, as a file for review beside "
+        "the migrations (DBINIT_SCHEMA_DIR, default schema/): postgres-schema.sql (loads with psql -1 -f), "
+        "neo4j-schema.cypher, redis-schema.redis (its Functions libraries). Deterministic: the same schema, the same "
+        "file. With --check, compare the files there with the live schema instead: exit 65 naming where they "
+        "differ (CI: is the committed schema what the migrations produce?)."),
+        help="write each database's schema file for review (--check: compare with the committed ones)")
+    sc.add_argument("--dir", dest="schema_dir", metavar="DIR",
+                    help="where the schema files are (DBINIT_SCHEMA_DIR; default: schema/ beside the migrations)")
+    sc.add_argument("--check", action="store_true",
+                    help="compare the files in DIR with the live schema (exit 65 where they differ); write nothing")
+    ac = sub.add_parser("accept", parents=[common], description=(
+        "A change by hand you stand by (an index added during an incident): record each database's schema as it is "
+        "now, with who and why, under the migration locks. The next drift check (check --drift, migrate) compares "
+        "with it. Put the change in a migration too, or a new environment will not have it."),
+        help="accept the live schema after a change by hand: the next drift check is clean")
+    ac.add_argument("--reason", required=True, help="why the schema as it is now is right (kept in the history)")
+    ac.add_argument("--by", metavar="NAME", help="who accepts it (default: the login name)")
+    ac.add_argument("databases", nargs="*", metavar="DATABASE",
+                    help=f"only these databases ({', '.join(registry.names())}; default: every configured one)")
     v = sub.add_parser("validate", parents=[common], description=(
         "Offline checks of the files, no database needed: names, duplicates, pairs, encodings, placeholders, the "
         "integrity file, each file's syntax by its database's own parser, and the lint. With "
@@ -219,6 +242,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def run(argv: list[str], report: RunReport) -> int:
+    from . import drift, schema_commands
     from .runner import Runner
     from .settings import load
 
@@ -240,7 +264,7 @@ def run(argv: list[str], report: RunReport) -> int:
     env_file = Path(args.env_file or ".env") if args.command else None
     loaded = envfile.load(env_file) if env_file is not None and (args.env_file or env_file.is_file()) else []
     targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
-    settings = load(migrations=args.migrations, wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
+    settings = load(migrations=args.migrations, schema_dir=getattr(args, "schema_dir", None), wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
                     create_database=getattr(args, "create_database", None),
                     placeholders=_pairs(args.placeholder), **targets)
@@ -261,21 +285,23 @@ def run(argv: list[str], report: RunReport) -> int:
     elif args.command == "drop":
         runner.drop(args.database, args.confirm)
     elif args.command == "check":
-        plans = runner.check()
+        plans = runner.check(schemas=args.drift)
         if args.format == "json":
-            print(json.dumps(status_document(plans, "check"), indent=2))
+            print(json.dumps(status_document(plans, "check", runner.drifts), indent=2))
         pending = [(p.db, m) for p in plans for m in p.pending]
         for db, m in pending:
             log.info(db, f"pending: {m.label} {m.description} ({m.path})")
         for p in plans:
             for m in p.deferred:
                 log.info(p.db, f"left for the post-deploy run: {m.label} {m.description} ({m.path})")
+        drift.refuse(runner.drifts, "put the change in a migration, or accept it: dbinit accept --reason \"…\"")
         if pending:
             raise Pending(f"{len(pending)} migration(s) pending: " + ", ".join(f"{db} {m.label}" for db, m in pending))
         log.info("dbinit", "up to date")
     elif args.command == "status":
         plans = runner.status()
-        print(json.dumps(status_document(plans, "status"), indent=2) if args.format == "json" else _status_table(plans))
+        print(json.dumps(status_document(plans, "status", runner.drifts), indent=2) if args.format == "json"
+              else _status_table(plans) + "".join(f"\n{c.db} schema: {c.says()}" for c in runner.drifts))
     elif args.command == "validate":
         runner.validate(servers=args.servers)
     elif args.command == "down":
@@ -292,6 +318,11 @@ def run(argv: list[str], report: RunReport) -> int:
         runner.baseline(args.database, args.to)
     elif args.command == "repair":
         runner.repair()
+    elif args.command == "schema":
+        for path in schema_commands.schema(runner, check=args.check):
+            print(path)
+    elif args.command == "accept":
+        schema_commands.accept(runner, args.reason, args.by, args.databases)
     return 0
 
 

@@ -16,6 +16,7 @@ from .history import Applied
 from .lease import RAN_OUT, Lease, owner_id
 from .migration import Migration
 from .ports import Endpoint
+from .description import Description, Record
 
 Progress = tuple[str, dict[str, object]] | None  # what the server says a long run is doing
 
@@ -233,3 +234,18 @@ class Finishes(Protocol):
 
     def describe_finish(self, elapsed: float) -> Progress:
         """What the server says while `finish` waits."""
+
+
+@runtime_checkable
+class Inspects(Protocol):
+    def inspect(self) -> Description:
+        """The schema as the server has it now, read in one consistent snapshot, changing nothing:
+        what the application made, never dbinit's own objects."""
+
+    def schema_record(self) -> Record | None:
+        """The description stored by the last run that changed the schema (or accepted by a person);
+        None when there is none. Changes nothing."""
+
+    def keep_schema(self, record: Record) -> None:
+        """Store `record` as the one later runs compare with, keeping who and why of the earlier
+        ones (their descriptions need not be kept); under the lock, fenced as every write."""

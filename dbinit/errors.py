@@ -43,6 +43,13 @@ class Pending(DbinitError):
     exit_code = 3
 
 
+class Drifted(DbinitError):
+    """A database's schema is not the one dbinit recorded: changed by hand since (check --drift, or
+    migrate with DBINIT_DRIFT=fail)."""
+
+    exit_code = 4
+
+
 class InvalidMigrations(DbinitError):
     """Bad names, duplicates, syntax, changed checksums, out-of-order files."""
 

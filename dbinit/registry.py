@@ -10,7 +10,7 @@ How to add a database (golang-migrate's driver checklist, for dbinit):
    `open`, a factory that imports the client library only when called.
 2. A backend (a `dbinit.contract.Backend`): connect, history, prepare, a lock (or a lease with
    renew and holds, every write fenced in the database), apply, record, set_checksum, forget; the
-   capabilities it has (precheck, revert and kept_downs, script, backup, describe, finish) as in
+   capabilities it has (precheck, revert and kept_downs, script, backup, describe, finish, inspect) as in
    dbinit.contract.
 3. Import the package in dbinit/databases/__init__.py, at its place in the apply order.
 4. Add it to report.schema.json's list of databases (a test compares the two), a server to

@@ -16,7 +16,8 @@ from .migration import Migration
 from .version import VERSION
 
 MEANINGS = {
-    0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending", 64: "bad command line",
+    0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending",
+    4: "a schema drifted from the one recorded", 64: "bad command line",
     65: "bad migration files", 69: "a database was not ready", 75: "the migration lock was not had",
     77: "authentication or permission refused", 78: "configuration error", 130: "stopped by SIGINT",
     143: "stopped by SIGTERM",
@@ -26,7 +27,7 @@ TERMINATION_LOG_LIMIT = 4096  # what Kubernetes keeps of a termination message
 
 def _entry(status: str) -> dict[str, Any]:
     return {"status": status, "wait_s": None, "lock_wait_s": None, "applied": [], "pending": [], "deferred": [],
-            "reverted": []}
+            "reverted": [], "drift": None}
 
 
 def _now() -> datetime:
@@ -63,6 +64,9 @@ class RunReport:
     def reverted(self, db: str, migration: Migration, down: Migration, ms: int) -> None:
         self._db(db)["reverted"].append({"version": migration.label, "description": migration.description,
                                          "script": down.script, "duration_ms": ms})
+
+    def drift(self, db: str, comparison: dict[str, Any]) -> None:
+        self._db(db)["drift"] = comparison
 
     def pending(self, db: str, migrations: list[Migration], deferred: list[Migration]) -> None:
         self._db(db)["pending"] = [m.label for m in migrations]

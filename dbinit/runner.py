@@ -7,13 +7,15 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import content, files, hooks, integrity, log, placeholders, readiness, registry, retry, reverting, skeleton, targets
+from . import (content, drift, files, hooks, integrity, log, placeholders, readiness, registry, retry, reverting,
+               schema_files, skeleton, targets)
 from .contract import Backend, BacksUp, Creates, Describes, Finishes, Prechecks, Scripts
+from .description import Comparison
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog
 from .history import Applied
 from .migration import INIT_VERSION, Migration, versioned
-from .plan import Plan, State, reconcile, to_baseline, to_revert, to_roll_back
+from .plan import Entry, Plan, State, reconcile, to_baseline, to_revert, to_roll_back
 from .progress import Monitor
 from .report import RunReport
 from .settings import Settings
@@ -23,6 +25,7 @@ class Runner:
     def __init__(self, settings: Settings, report: RunReport | None = None):
         self.settings = settings
         self.report = report or RunReport()
+        self.drifts: list[Comparison] = []  # what status, and check --drift, found of each schema
 
     def files(self) -> Catalog:
         """The migration files; none at all is a mistake (a volume mounted at another path) unless
@@ -161,9 +164,16 @@ class Runner:
         return catalog.filled(self.settings.placeholders, only=placeholders.checksummed)
 
     def status(self) -> list[Plan]:
+        """Files versus history, and each schema against its record (`drifts`)."""
         catalog = self._state(self.catalog())
         with self.connected(self.settings.configured()) as backends:
-            return [plan for _, plan in self._plans(catalog, backends)]
+            plans = [plan for _, plan in self._plans(catalog, backends)]
+            self._compare(backends)
+        return plans
+
+    def _compare(self, backends: list[Backend]) -> None:
+        self.drifts = drift.comparisons(backends)
+        drift.announce(self.drifts, self.report)
 
     def _checked(self, catalog: Catalog, backends: list[Backend]) -> list[Plan]:
         """The plans of the databases that have files, refused as `migrate` would refuse them."""
@@ -172,11 +182,14 @@ class Runner:
             plan.check(self.settings.out_of_order)
         return plans
 
-    def check(self) -> list[Plan]:
-        """Files versus history without the lock and without writing: what `migrate` would do."""
+    def check(self, schemas: bool = False) -> list[Plan]:
+        """Files versus history without the lock and without writing: what `migrate` would do; with
+        `schemas`, each schema against its record too (`drifts`)."""
         catalog = self._state(self._intact(self.catalog()))
         with self.connected(self.settings.configured()) as backends:
             plans = self._checked(catalog, backends)
+            if schemas:
+                self._compare(backends)
         for plan in plans:
             self.report.pending(plan.db, plan.pending, plan.deferred)
         return plans
@@ -250,6 +263,8 @@ class Runner:
             for backend, plan in plans:
                 if plan.pending and isinstance(backend, Prechecks):
                     backend.precheck(plan.pending)
+            drifts = {} if dry_run else drift.before_applying([b for b, p in plans if p.pending], self.settings.drift,
+                                                               self.report)
             if dry_run:
                 self._show(plans)
                 if script is not None:
@@ -257,7 +272,10 @@ class Runner:
                 return [(p, []) for _, p in plans]
             if any(plan.pending for _, plan in plans):
                 self._before_first([(b, p) for b, p in plans if p.pending])
-            return [self._apply_plan(catalog, backend, plan) for backend, plan in plans]
+            done = [self._apply_plan(catalog, backend, plan, drifts.get(backend.name)) for backend, plan in plans]
+            if self.settings.schema_on_migrate:
+                schema_files.write(self.settings.schema_dir, drift.descriptions(backends))
+            return done
 
     @staticmethod
     def _show(plans: list[tuple[Backend, Plan]]) -> None:
@@ -277,11 +295,15 @@ class Runner:
             if isinstance(backend, BacksUp):
                 backend.backup()
 
-    def _apply_plan(self, catalog: Catalog, backend: Backend, plan: Plan) -> tuple[Plan, list[Applied]]:
-        """Every pending file in order; the plan as it ends, and what was applied."""
+    def _apply_plan(self, catalog: Catalog, backend: Backend, plan: Plan,
+                    before: Comparison | None = None) -> tuple[Plan, list[Applied]]:
+        """Every pending file in order; the plan as it ends, and what was applied; the schema recorded
+        after, keeping what had drifted `before`."""
         done: list[Applied] = []
         already = len(plan.of(State.APPLIED))
-        with Monitor(backend.name, self.settings.progress_interval) as monitor:
+        changing = [(backend, drift.what("migrate", [m.label for m in plan.pending]))] if plan.pending else []
+        with Monitor(backend.name, self.settings.progress_interval) as monitor, \
+                drift.recorded(changing, {backend.name: before} if before else {}):
             if plan.pending:
                 backend.prepare()
             queue = plan.pending
@@ -334,7 +356,8 @@ class Runner:
                     targets.among(b.name, wanted[b.name], {e.version: e.label for e in plan.entries
                                                            if versioned(e.version)}, "the files or the history")
             work = [(b, to_revert(plan, wanted[b.name])) for b, plan in plans]
-            reverting.revert(work, self.report, self.settings.placeholders)
+            with drift.recorded(_reverting("down", work), self._before([b for b, entries in work if entries])):
+                reverting.revert(work, self.report, self.settings.placeholders)
 
     def rollback(self) -> None:
         """Revert, newest first, every applied migration whose file this image does not have (a newer
@@ -342,7 +365,12 @@ class Runner:
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
             work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
-            reverting.revert(work, self.report, self.settings.placeholders)
+            with drift.recorded(_reverting("rollback", work), self._before([b for b, entries in work if entries])):
+                reverting.revert(work, self.report, self.settings.placeholders)
+
+    def _before(self, backends: list[Backend]) -> dict[str, Comparison]:
+        """Each schema against its record before reverting, so that a drift outlives the revert's record."""
+        return {} if self.settings.drift == "off" else {c.db: c for c in drift.comparisons(backends)}
 
     def baseline(self, db: str, to: str) -> None:
         """Record migrations up to `to` as applied without running them (adopting an existing database)."""
@@ -359,7 +387,9 @@ class Runner:
             for m in chosen:
                 backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True))
                 log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
-            if not chosen:
+            if chosen:  # the schema the database has is the one these migrations made
+                drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
+            else:
                 log.info(db, f"nothing to baseline up to {to}")
 
     def repair(self) -> None:
@@ -415,6 +445,10 @@ def _script(plans: list[tuple[Backend, Plan]]) -> str:
         elif plan.pending:
             parts.append(f"{comment} (this database cannot show its statements)")
     return "\n".join(parts) + "\n"
+
+
+def _reverting(command: str, work: list[tuple[Backend, list[Entry]]]) -> list[tuple[Backend, str]]:
+    return [(b, drift.what(command, [e.label for e in entries])) for b, entries in work if entries]
 
 
 def _silent(elapsed: float) -> None:

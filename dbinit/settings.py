@@ -38,6 +38,12 @@ ENVIRONMENT = (
     Variable("DBINIT_REQUIRE_SUM", "false", "`true`: refuse to run without the integrity file `dbinit.sum`"),
     Variable("DBINIT_CREATE_DATABASE", "false", "`true`: make a database the server has not got while waiting, "
              "as `dbinit create` does"),
+    Variable("DBINIT_DRIFT", "warn", "what `migrate` does when a schema drifted from the one recorded, before it "
+             "applies anything: `off`, `warn` (log and report it) or `fail` (exit 4, nothing applied)"),
+    Variable("DBINIT_SCHEMA_DIR", "", "where `dbinit schema` writes the schema files (and `--check` reads them); "
+             "unset: `schema/` beside the migrations"),
+    Variable("DBINIT_SCHEMA_ON_MIGRATE", "false", "`true`: `migrate` writes the schema files after every "
+             "successful run (development and CI; never by default: a cluster's root filesystem is read-only)"),
     Variable(placeholders.PREFIX + "<NAME>", "", "the value of `${name}` in the migration files", secret=True),
 )
 
@@ -60,6 +66,9 @@ class Settings:
     require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
     create_database: bool = False  # DBINIT_CREATE_DATABASE: make a missing database while waiting
     allow_empty: bool = False  # DBINIT_ALLOW_EMPTY: no migration files is no mistake
+    drift: str = "warn"  # DBINIT_DRIFT: off, warn, fail: a drifted schema before migrate applies anything
+    schema_dir: Path = Path("schema")  # DBINIT_SCHEMA_DIR: the schema files
+    schema_on_migrate: bool = False  # DBINIT_SCHEMA_ON_MIGRATE: migrate writes the schema files
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
@@ -88,6 +97,9 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     lint = (e.get("DBINIT_LINT") or "warn").lower()
     if lint not in ("off", "warn", "error"):
         raise ConfigError(f"DBINIT_LINT must be off, warn or error, not {lint!r}")
+    drift = (e.get("DBINIT_DRIFT") or "warn").lower()
+    if drift not in ("off", "warn", "fail"):
+        raise ConfigError(f"DBINIT_DRIFT must be off, warn or fail, not {drift!r}")
     _misspelt(e)
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
     values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}
@@ -109,6 +121,9 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         lint=lint,
         require_sum=e.flag("DBINIT_REQUIRE_SUM"),
         allow_empty=e.flag("DBINIT_ALLOW_EMPTY"),
+        drift=drift,
+        schema_dir=Path(flags.get("schema_dir") or e.get("DBINIT_SCHEMA_DIR") or migrations.absolute().parent / "schema"),
+        schema_on_migrate=e.flag("DBINIT_SCHEMA_ON_MIGRATE"),
         create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
     )

@@ -6,15 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from .plan import Plan
+from .description import Comparison
 from .version import VERSION
 
 
-def status_document(plans: list[Plan], command: str) -> dict[str, Any]:
+def status_document(plans: list[Plan], command: str, drifts: list[Comparison] | None = None) -> dict[str, Any]:
+    """`drifts`: each schema against its record; a database not among them has `schema` null."""
+    schemas = {c.db: c.document() for c in drifts or []}
     return {
         "dbinit_version": VERSION, "command": command,
         "up_to_date": not any(plan.pending or plan.needs_repair for plan in plans),
         "databases": {plan.db: {
             "pending": [m.label for m in plan.pending], "deferred": [m.label for m in plan.deferred],
+            "schema": schemas.get(plan.db),
             "migrations": [{
                 "version": e.label, "description": e.description, "status": str(e.state),
                 "phase": e.migration.phase if e.migration else None,

@@ -150,6 +150,7 @@ def redis_server():
 @pytest.fixture
 def redis_db(redis_server):
     redis_server.client().flushall()
+    redis_server.client().function_flush()  # FLUSHALL keeps the Functions libraries
     return redis_server
 
 

@@ -48,6 +48,10 @@ class PostgresTarget:
         assert view == function
         return int(view)
 
+    def by_hand(self, statement: str) -> None:
+        """What a person does with the database's own client, outside dbinit."""
+        self.pg.sql(statement)
+
     def history(self) -> list[str]:
         if self.pg.sql("SELECT to_regclass('dbinit.dbinit_schema_history') IS NULL") == "t":
             return []
@@ -95,6 +99,10 @@ class Neo4jTarget:
     def current(self) -> int:
         return self._scalar("MATCH (c:Config {key: 'layout'}) RETURN c.n")
 
+    def by_hand(self, statement: str) -> None:
+        with self.server.driver() as d:
+            d.execute_query(statement)
+
     def history(self) -> list[str]:
         with self.server.driver() as d:
             return sorted(r[0] for r in d.execute_query("MATCH (m:__DbinitMigration) RETURN m.version").records)
@@ -139,6 +147,11 @@ class RedisTarget:
 
     def current(self) -> int:
         return int(self.server.client().fcall("current_n", 0))
+
+    def by_hand(self, statement: str) -> None:
+        from dbinit.databases.redis.commands import split_args
+
+        self.server.client().execute_command(*split_args(statement))
 
     def history(self) -> list[str]:
         return sorted(self.server.client().hkeys("dbinit:migrations"))

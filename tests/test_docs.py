@@ -38,7 +38,7 @@ def kind(b: Block) -> str:
             return "helm"
         if b.title.startswith("deploy/kubernetes/") or "apiVersion:" in b.text:
             return "kubernetes"
-    if b.lang == "python" and b.title in ("migrate.py", "tests/test_orders.py"):
+    if b.lang == "python" and b.title in ("migrate.py", "tests/test_orders.py", "tests/test_schema.py"):
         return "python"
     if b.lang == "toml" and b.title == "pyproject.toml":
         return "python"
@@ -273,6 +273,24 @@ def test_the_pytest_plugin_example_passes_in_a_project_of_its_own(pytester, pg, 
     monkeypatch.setenv("POSTGRES_URL", pg.url)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_the_schema_file_test_example_fails_a_file_the_migrations_no_longer_produce(pytester, pg, monkeypatch):
+    pytester.makepyprojecttoml(block("pyproject.toml").text)
+    migrations = pytester.path / "migrations"
+    migrations.mkdir()
+    (migrations / "V001-orders-up.sql").write_text("CREATE TABLE orders (id int PRIMARY KEY);\n")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_schema.py").write_text(block("tests/test_schema.py").text)
+    monkeypatch.setenv("POSTGRES_URL", pg.url)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(failed=1)  # not written yet
+    assert run_dbinit("schema", "--migrations", str(migrations), POSTGRES_URL=pg.url).returncode == 0
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    (migrations / "V002-lines-up.sql").write_text("CREATE TABLE lines (id int);\n")  # and no new schema file
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert "is not what the migrations produce" in result.stdout.str()
 
 
 PEER_FILES = {

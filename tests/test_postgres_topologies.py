@@ -111,3 +111,16 @@ def test_only_a_standby_until_the_deadline_is_69_saying_so(primary_and_standby, 
     result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=standby.url(),
                         DBINIT_WAIT_TIMEOUT="3")
     check(result, "only a standby or replica answers", "postgres")
+
+
+def test_the_schema_is_recorded_compared_and_accepted_through_pgbouncer(bouncer, migrations):
+    env = {"POSTGRES_URL": bouncer.db.url, **POOLED}
+    migrations.write("V1-t-up.sql", "CREATE TABLE t (id int);")
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
+    assert run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env).returncode == 0
+    bouncer.db.sql("CREATE INDEX by_hand ON t (id)")
+    drifted = run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env)
+    assert drifted.returncode == 4 and "index public.by_hand added" in drifted.stderr
+    accepted = run_dbinit("accept", "--reason", "kept", "--migrations", str(migrations.path), **env)
+    assert accepted.returncode == 0, accepted.stderr
+    assert run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env).returncode == 0

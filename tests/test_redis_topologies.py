@@ -165,3 +165,29 @@ def test_a_cluster_that_does_not_form_before_the_deadline_is_69_saying_so():
         assert "not ready within 3 s" in result.stderr and "0 of 16384 hash slots served" in result.stderr
     finally:
         forming.remove()
+
+
+def test_on_a_cluster_the_functions_a_migration_loaded_are_the_schema_and_a_hand_change_is_drift(cluster, migrations,
+                                                                                                  tmp_path):
+    migrations.write("V001-lib.redis", 'FUNCTION LOAD "#!lua name=app\\nredis.register_function(\'one\', '
+                                       'function() return 1 end)"\n')
+    env = {"REDIS_URL": cluster.url()}
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
+    written = run_dbinit("schema", "--dir", str(tmp_path), "--migrations", str(migrations.path), **env)
+    assert written.returncode == 0, written.stderr
+    assert "name=app" in (tmp_path / "redis-schema.redis").read_text()
+    assert run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env).returncode == 0
+    node = cluster.client().get_node_from_key("{dbinit}:lock")
+    cluster.client().get_redis_connection(node).execute_command("FUNCTION", "DELETE", "app")
+    drifted = run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env)
+    assert drifted.returncode == 4 and "function library app removed" in drifted.stderr
+
+
+def test_through_sentinel_the_schema_is_the_masters(sentinel_setup, migrations, tmp_path):
+    _, _, sentinel = sentinel_setup
+    migrations.write("V001-lib.redis", 'FUNCTION LOAD "#!lua name=app\\nredis.register_function(\'one\', '
+                                       'function() return 1 end)"\n')
+    env = {"REDIS_URL": sentinel.url()}
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
+    result = run_dbinit("check", "--drift", "--migrations", str(migrations.path), **env)
+    assert result.returncode == 0 and "redis: the schema is as recorded" in result.stderr

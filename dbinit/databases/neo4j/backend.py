@@ -15,6 +15,7 @@ from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, Mig
 from ...history import Applied
 from ...migration import Migration
 from ...ports import Endpoint
+from ...description import Description, Record
 from . import apply as applying
 from .apply import DOWN, FIELDS
 from .lock import LOCK, NodeLock
@@ -26,6 +27,7 @@ from .settings import Neo4jSettings
 
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
             "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by]) AS rows")
+SCHEMA = "__DbinitSchema"  # the schema as recorded (drift), and who accepted it
 DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
 _UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
 # A write to a read-only database (server.databases.read_only, ALTER DATABASE … SET ACCESS READ ONLY).
@@ -240,3 +242,21 @@ class Neo4jBackend(Backend):
 
     def forget(self, version: str) -> None:
         self._fenced_write(f"MATCH (m:{HISTORY} {{version: $v}}) DELETE m", v=version)
+
+    def inspect(self) -> Description:
+        from .catalog import describe
+
+        return describe(self)
+
+    def schema_record(self) -> Record | None:
+        rows = self.query(f"MATCH (s:{SCHEMA}) WHERE s.description IS NOT NULL "
+                          "RETURN s.description AS d ORDER BY s.recorded_at DESC LIMIT 1")
+        return Record.decode(self.name, rows[0]["d"]) if rows else None
+
+    def keep_schema(self, record: Record) -> None:
+        # Every record keeps who and why; only the newest keeps its description.
+        self._fenced_write(f"OPTIONAL MATCH (old:{SCHEMA}) REMOVE old.description WITH count(*) AS n "
+                           f"CREATE (s:{SCHEMA}) SET s = $props", props={
+                               "recorded_at": record.recorded_at.isoformat(), "recorded_by": record.recorded_by,
+                               "reason": record.reason, "server": record.description.server,
+                               "digest": record.description.digest, "description": record.encode()})

@@ -12,6 +12,7 @@ from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, Not
 from ...history import Applied
 from ...migration import Migration
 from ...ports import Endpoint
+from ...description import Description, Record
 from . import apply as applying
 from . import creating
 from .activity import Activity
@@ -32,6 +33,7 @@ class PostgresBackend(Backend):
         # every statement of dbinit's names it, whatever search_path a file sets.
         self.schema = settings.schema
         self.table = f'"{self.schema}".{TABLE}'
+        self.records = f'"{self.schema}".dbinit_schema_record'  # the schema as recorded (drift), and who accepted it
         self.reset = "RESET ALL"  # after each file: what it SET for the session never reaches the next
         # Behind a transaction-mode pooler each transaction may run on another server connection:
         # no session advisory lock, no session settings; a lock row with a fenced lease instead.
@@ -111,16 +113,40 @@ class PostgresBackend(Backend):
         if error.diag.message_hint == "dbinit-fence":
             raise self.lease_lost("; the transaction was rolled back") from None
 
-    def _write(self, query: str, params: tuple[object, ...]) -> None:
-        """A history write outside a migration (baseline, repair): fenced when the lock is a lease."""
+    def _write(self, query: str, params: tuple[object, ...], *more: tuple[str, tuple[object, ...]]) -> None:
+        """A history write outside a migration (baseline, repair), with `more` in its transaction:
+        fenced when the lock is a lease."""
         try:
             with self.connection.transaction():
                 if fence := self.locking.fence():
                     self.connection.execute(fence)
-                self.connection.execute(query, params)
+                for statement, values in ((query, params), *more):
+                    self.connection.execute(statement, values)
         except psycopg.Error as e:
             self.raise_if_fenced(e)
             raise
+
+    def inspect(self) -> Description:
+        from .catalog import describe
+
+        return describe(self.connection, self.schema, self.settings.privileges)
+
+    def schema_record(self) -> Record | None:
+        if row_of(self.connection.execute("SELECT to_regclass(%s)", (self.records,)))[0] is None:
+            return None
+        row = self.connection.execute(f"SELECT description FROM {self.records} WHERE description IS NOT NULL "
+                                      "ORDER BY recorded_at DESC LIMIT 1").fetchone()
+        return None if row is None else Record.decode(self.name, row[0])
+
+    def keep_schema(self, record: Record) -> None:
+        # Every record keeps who and why; only the newest keeps its description.
+        self._write(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', (), (f"""CREATE TABLE IF NOT EXISTS {self.records} (
+            recorded_at timestamptz NOT NULL, recorded_by text NOT NULL, reason text NOT NULL, server text NOT NULL,
+            digest text NOT NULL, description text)""", ()),
+                    (f"UPDATE {self.records} SET description = NULL WHERE description IS NOT NULL", ()),
+                    (f"INSERT INTO {self.records} VALUES (%s, %s, %s, %s, %s, %s)",
+                     (record.recorded_at, record.recorded_by, record.reason, record.description.server,
+                      record.description.digest, record.encode())))
 
     def precheck(self, migrations: list[Migration]) -> None:
         for m in migrations:

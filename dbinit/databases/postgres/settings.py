@@ -38,6 +38,8 @@ ENVIRONMENT = (
     Variable("DBINIT_PG_STATEMENT_TIMEOUT", "0.0", "seconds any statement may run; 0: no limit"),
     Variable("DBINIT_PG_POOLER", "none", "`transaction` behind a transaction-mode pooler (PgBouncer): a lease "
              "row instead of the advisory lock; `session` or `none` otherwise"),
+    Variable("DBINIT_POSTGRES_SCHEMA_PRIVILEGES", "false", "`true`: the schema file and the drift check include "
+             "owners, grants and default privileges (they differ from one environment to the next)"),
 )
 # Read by libpq itself, or by the official image beside dbinit's variables in one .env: no slips.
 FOREIGN = ("PGHOSTADDR", "PGPASSFILE", "PGCHANNELBINDING", "PGSERVICEFILE", "PGOPTIONS", "PGAPPNAME", "PGREQUIRESSL",
@@ -61,6 +63,7 @@ class PostgresSettings:
     statement_timeout: float = 0.0  # 0: none
     pooler: str = "none"  # "transaction": behind PgBouncer in transaction pooling mode
     source: str = "POSTGRES_URL"  # the variable that names the server, for messages
+    privileges: bool = False  # owners, grants and default privileges belong to the schema's description
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -132,12 +135,13 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
     lock_retries = env.count("DBINIT_PG_LOCK_RETRIES", 10)
     statement_timeout = env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)
     pooler = (env.get("DBINIT_PG_POOLER") or "none").lower()
+    privileges = env.flag("DBINIT_POSTGRES_SCHEMA_PRIVILEGES")
     if pooler not in ("none", "session", "transaction"):
         raise ConfigError(f"DBINIT_PG_POOLER must be none, session or transaction, not {pooler!r}")
 
     def made(conninfo: str, source: str) -> PostgresSettings:
         return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler,
-                                source)
+                                source, privileges)
 
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")

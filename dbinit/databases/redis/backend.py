@@ -21,6 +21,7 @@ from ...errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, In
 from ...history import Applied
 from ...migration import Migration
 from ...ports import Endpoint
+from ...description import Description, Record
 from .backup import bgsave
 from .commands import Command, parse
 from .lock import KeyLock
@@ -44,6 +45,7 @@ class RedisBackend(Backend):
         self.lock_key = f"{settings.prefix}lock"
         self.locking = KeyLock(self)
         self.history_key = f"{settings.prefix}migrations"
+        self.schema_key = f"{settings.prefix}schema"  # the schema as recorded (drift), and who accepted it
 
     def connect(self, timeout: float) -> None:
         client = None
@@ -133,6 +135,22 @@ class RedisBackend(Backend):
             return retry.again(once, tries=10, when=lambda e: isinstance(e, redis.WatchError))
         except redis.WatchError:
             raise self.lease_lost() from None
+
+    def inspect(self) -> Description:
+        from .catalog import describe
+
+        return describe(self.client)
+
+    def schema_record(self) -> Record | None:
+        text = self.client.hget(self.schema_key, "record")
+        return None if text is None else Record.decode(self.name, text.decode())
+
+    def keep_schema(self, record: Record) -> None:
+        # The newest record whole; of every record, who and why.
+        earlier = self.client.hget(self.schema_key, "log")
+        log = [*json.loads(earlier or "[]"), {"recorded_at": record.recorded_at.isoformat(), "recorded_by":
+               record.recorded_by, "reason": record.reason, "digest": record.description.digest}]
+        self._fenced_write("HSET", self.schema_key, "record", record.encode(), "log", json.dumps(log))
 
     def history(self) -> list[Applied]:
         return [_decode(v.decode(), raw) for v, raw in self.client.hgetall(self.history_key).items()]

@@ -23,6 +23,7 @@ from redis.retry import Retry
 from ... import log, retry
 from ...errors import ConnectionLost, InvalidMigrations, MigrationFailed, NotReady, Problem
 from ...history import Applied
+from ...description import Description
 from ...migration import Migration
 from .backend import RedisBackend, _encode
 from .commands import parse
@@ -99,6 +100,11 @@ class RedisClusterBackend(RedisBackend):
 
     def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         return super()._pipeline(transaction, target or self._node())
+
+    def inspect(self) -> Description:
+        from .catalog import describe
+
+        return describe(self._node())  # a file without keys (FUNCTION LOAD) runs on the {dbinit} slot's master
 
     def _marker(self, migration: Migration, keys: list[bytes]) -> bytes:
         """A key in the file's slot that records, within its MULTI/EXEC, that the file ran."""

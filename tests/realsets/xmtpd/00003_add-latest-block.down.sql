@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS latest_block;
+

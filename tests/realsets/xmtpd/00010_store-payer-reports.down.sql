@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS payer_report_attestations;
+
+DROP TABLE IF EXISTS payer_reports;
