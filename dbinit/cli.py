@@ -264,7 +264,8 @@ def run(argv: list[str], report: RunReport) -> int:
     env_file = Path(args.env_file or ".env") if args.command else None
     loaded = envfile.load(env_file) if env_file is not None and (args.env_file or env_file.is_file()) else []
     targets = {f.dest: getattr(args, f.dest) for d in registry.databases() for f in d.flags}
-    settings = load(migrations=args.migrations, schema_dir=getattr(args, "schema_dir", None), wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
+    settings = load(migrations=args.migrations, schema_dir=getattr(args, "schema_dir", None),
+                    wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
                     create_database=getattr(args, "create_database", None),
                     placeholders=_pairs(args.placeholder), **targets)

@@ -10,9 +10,9 @@ from typing import Iterator
 
 from . import log
 from .contract import Backend, Inspects
+from .description import Comparison, Description, Drift, Record, carried, compare
 from .errors import Drifted
 from .report import RunReport
-from .description import Comparison, Description, Drift, Record, carried, compare
 
 
 def descriptions(backends: list[Backend]) -> list[Description]:
@@ -56,11 +56,13 @@ def before_applying(backends: list[Backend], mode: str, report: RunReport) -> di
     return {c.db: c for c in found}
 
 
-def record(backend: Backend, reason: str, by: str | None = None, before: Comparison | None = None) -> None:
-    """The schema as it is now becomes the one later runs compare with (under the lock); with
-    `before`, the comparison made before the run, what had drifted then stays as recorded."""
+def record(backend: Backend, reason: str, by: str | None = None, before: Comparison | None = None,
+           now: Description | None = None) -> None:
+    """The schema as it is now (`now`, when just read) becomes the one later runs compare with (under
+    the lock); with `before`, the comparison made before the run, what had drifted then stays as
+    recorded."""
     if isinstance(backend, Inspects):
-        now = backend.inspect()
+        now = now or backend.inspect()
         if before is not None and before.drifted and before.record is not None and before.live is not None:
             now = carried(before.record.description, before.live, now)
         backend.keep_schema(Record(now, datetime.now(timezone.utc), by or backend.owner, reason))

@@ -99,6 +99,13 @@ class Env:
             raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}")
         return int(raw)
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        """One of `choices`, in any case; `default` when unset."""
+        value = (self.get(name) or default).lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
+        return value
+
     def flag(self, name: str) -> bool:
         raw = (self.get(name) or "false").lower()
         if raw not in ("true", "false", "1", "0", "yes", "no"):

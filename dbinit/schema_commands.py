@@ -42,5 +42,5 @@ def accept(runner: Runner, reason: str, by: str | None = None, dbs: list[str] | 
                 log.info(backend.name, "has no schema dbinit describes: nothing to accept")
                 continue
             before = drift.comparisons([backend])[0]
-            drift.record(backend, f"accepted: {reason}", who)
+            drift.record(backend, f"accepted: {reason}", who, now=before.live)
             log.info(backend.name, f"accepted the schema as it is ({before.says()}); recorded by {who}: {reason}")

@@ -94,12 +94,8 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")
     log.configure(log_format)
     out_of_order = flags.get("out_of_order") or e.flag("DBINIT_OUT_OF_ORDER")
-    lint = (e.get("DBINIT_LINT") or "warn").lower()
-    if lint not in ("off", "warn", "error"):
-        raise ConfigError(f"DBINIT_LINT must be off, warn or error, not {lint!r}")
-    drift = (e.get("DBINIT_DRIFT") or "warn").lower()
-    if drift not in ("off", "warn", "fail"):
-        raise ConfigError(f"DBINIT_DRIFT must be off, warn or fail, not {drift!r}")
+    lint = e.choice("DBINIT_LINT", "warn", ("off", "warn", "error"))
+    drift = e.choice("DBINIT_DRIFT", "warn", ("off", "warn", "fail"))
     _misspelt(e)
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
     values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}

@@ -12,7 +12,7 @@ from dbinit.errors import DbinitError
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIABLE = re.compile(r"(DBINIT|POSTGRES|NEO4J|REDIS|PG|DATABASE)_?[A-Z0-9_]*")
-READERS = {"get", "raw", "secret", "twin", "seconds", "count", "flag"}  # Env's methods, and os.environ.get
+READERS = {"get", "raw", "secret", "twin", "seconds", "count", "flag", "choice"}  # Env's methods, and os.environ.get
 
 
 def declared() -> dict[str, str]:
@@ -23,7 +23,7 @@ def declared() -> dict[str, str]:
 
 def reads() -> dict[str, set[str]]:
     """Every variable the code reads by a literal name, with the constant defaults it gives it
-    (`.seconds(NAME, 60)`, `.flag(NAME)`: false, `.get(NAME) or "x"`)."""
+    (`.seconds(NAME, 60)`, `.flag(NAME)`: false, `.choice(NAME, "x", …)`, `.get(NAME) or "x"`)."""
     found: dict[str, set[str]] = {}
     for path in (ROOT / "dbinit").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -35,6 +35,8 @@ def reads() -> dict[str, set[str]]:
                 if node.func.attr in ("seconds", "count") and len(node.args) > 1 \
                         and isinstance(node.args[1], ast.Constant):
                     default = repr(node.args[1].value)
+                elif node.func.attr == "choice" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                    default = node.args[1].value
                 elif node.func.attr == "flag":
                     default = "false"
             elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ" \

@@ -134,10 +134,8 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
     lock_timeout = env.seconds("DBINIT_PG_LOCK_TIMEOUT", 2.0, positive=True)
     lock_retries = env.count("DBINIT_PG_LOCK_RETRIES", 10)
     statement_timeout = env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)
-    pooler = (env.get("DBINIT_PG_POOLER") or "none").lower()
+    pooler = env.choice("DBINIT_PG_POOLER", "none", ("none", "session", "transaction"))
     privileges = env.flag("DBINIT_POSTGRES_SCHEMA_PRIVILEGES")
-    if pooler not in ("none", "session", "transaction"):
-        raise ConfigError(f"DBINIT_PG_POOLER must be none, session or transaction, not {pooler!r}")
 
     def made(conninfo: str, source: str) -> PostgresSettings:
         return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler,
