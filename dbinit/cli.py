@@ -17,11 +17,12 @@ from .status_json import status_document
 from .version import VERSION
 
 if TYPE_CHECKING:
+    from .importing import Done
     from .plan import Plan
     from .report import RunReport
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair",
-            "create", "drop", "schema", "accept")
+            "create", "drop", "schema", "accept", "import")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,8 +137,9 @@ def _parser() -> argparse.ArgumentParser:
         "run are logged and do not count."),
         help="no lock, no writes: exit 0 when up to date, 3 when pending")
     s = sub.add_parser("status", parents=[common], description=(
-        "The migration history: Version, Date, Database, Description, Phase (pre-deploy, post-deploy), Status (Applied,"
-        " Pending, Outdated: a repeatable file changed since its run, Changed, Missing, Failed)."),
+        "The migration history: Version, Date, Database, Description, Phase (pre-deploy, post-deploy), Status "
+        "(Applied, Baselined: recorded by baseline, not run here, Pending, Outdated: a repeatable file changed since "
+        "its run, Changed, Missing, Failed)."),
         help="show the migration history")
     for p in (c, s):
         p.add_argument("--format", choices=("table", "json"), default="table",
@@ -201,12 +203,28 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--repeatable", action="store_true",
                    help="a repeatable file, R-<description>: applied again whenever it changes (views, functions, "
                         "reference data, Redis Functions)")
+    tools = [p.name for p in registry.peers()]
     b = sub.add_parser("baseline", parents=[common], description=(
         "Adopt an existing database: record its migrations up to VERSION (and the baseline script) as applied, without "
-        "running them."),
+        f"running them; or, with --from TOOL ({', '.join(tools)}), exactly the versions that tool's history table says "
+        "it applied. Status shows them as Baselined."),
         help="record migrations up to VERSION as applied without running them")
-    b.add_argument("database", choices=registry.names(), help="which database to adopt")
-    b.add_argument("--to", required=True, metavar="VERSION", help="the newest version to record as applied")
+    b.add_argument("database", nargs="?", choices=registry.names(), help=argparse.SUPPRESS)  # the old form
+    b.add_argument("--to", action="append", metavar="[DATABASE=]VERSION",
+                   help="the newest version to record as applied, as down takes it; repeat for several databases")
+    b.add_argument("--from", dest="tool", choices=tools,
+                   help="record what this tool's history table says it applied (its dirty flag refuses)")
+    im = sub.add_parser("import", parents=[common], description=(
+        f"Convert another tool's migration folder ({', '.join(tools)}) into dbinit's files in the migrations directory "
+        "(--migrations, DBINIT_MIGRATIONS): in place when that is the folder given, the tool's files removed once "
+        "every new one is written; else into a folder without that database's files. Files are paired by version, "
+        "dbmate's sections split, transaction markers kept on both parts, a file-wide BEGIN … COMMIT made dbinit's "
+        "own transaction. Prints what it changed, file by file, and what a person must still look at. Then: dbinit "
+        "baseline --from TOOL on a database the tool migrated."),
+        help="convert another tool's migration folder into dbinit's files")
+    im.add_argument("tool", choices=tools, help="the tool whose files these are")
+    im.add_argument("source", nargs="?", metavar="FOLDER",
+                    help="the tool's folder (default: the migrations directory itself, converted in place)")
     sub.add_parser("repair", parents=[common], description=(
         "After a person has fixed things: accept changed checksums and clear failed marks, so that the next migrate "
         "runs a failed file again."),
@@ -219,11 +237,26 @@ def _status_table(plans: list[Plan]) -> str:
     for plan in plans:
         for e in plan.entries:
             day = e.applied.applied_at.strftime("%Y-%m-%d %H:%M") if e.applied else ""
-            rows.append((e.label, day, plan.db, e.description, e.migration.phase if e.migration else "", e.state))
+            rows.append((e.label, day, plan.db, e.description, e.migration.phase if e.migration else "", e.shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def _print_import(tool: str, done: Done) -> None:
+    """What `import` wrote, file by file, and what a person must still look at."""
+    for c in done.conversion.files:
+        print(f"{', '.join(c.sources)} -> {c.name}" + "".join(f"\n    {change}" for change in c.changes))
+    if done.conversion.look_at:
+        print("\nlook at:")
+        for item in done.conversion.look_at:
+            print(f"  {item}")
+    print(f"\n{len(done.conversion.files)} files written to {done.target}"
+          + (f" (the {len(done.conversion.consumed)} files they came from removed)" if done.in_place else
+             f"; {done.source} is left as it was: remove it once dbinit runs the new folder"))
+    print(f"next: dbinit validate --migrations {done.target}; on a database {tool} migrated, dbinit baseline --from "
+          f"{tool} records what it applied")
 
 
 def _pairs(given: list[str]) -> dict[str, str]:
@@ -242,7 +275,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> NoReturn:
 
 
 def run(argv: list[str], report: RunReport) -> int:
-    from . import drift, schema_commands
+    from . import drift, importing, schema_commands
     from .runner import Runner
     from .settings import load
 
@@ -316,7 +349,14 @@ def run(argv: list[str], report: RunReport) -> int:
                                repeatable=args.repeatable):
             print(path)
     elif args.command == "baseline":
-        runner.baseline(args.database, args.to)
+        to = args.to
+        if args.database:  # dbinit baseline postgres --to V7: the form before down's
+            to = [f"{args.database}={t}" for t in (to or [])]
+            log.warn("dbinit", f"`baseline {args.database} --to VERSION` is the old form: dbinit baseline --to "
+                     f"{args.database}=VERSION takes the target as down does")
+        runner.baseline(to, args.tool)
+    elif args.command == "import":
+        _print_import(args.tool, importing.run(settings, args.tool, Path(args.source) if args.source else None))
     elif args.command == "repair":
         runner.repair()
     elif args.command == "schema":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -182,7 +182,7 @@ def slug(description: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", description.lower()).strip("-")
 
 
-def new_paths(directory: Path, catalog: Catalog, db: str, description: str, today: date,
+def new_paths(directory: Path, catalog: Catalog, db: str, description: str, now: datetime,
               repeatable: bool = False) -> list[Path]:
     """Names for a new migration: the next free version in the database's naming scheme, or a
     repeatable file's R-<description>."""
@@ -196,4 +196,4 @@ def new_paths(directory: Path, catalog: Catalog, db: str, description: str, toda
         if any(m.version == f"{REPEATABLE}{name}" for m in existing):
             raise ValueError(f"there is a repeatable {db} file {REPEATABLE}{name} already; edit it")
         return [folder / f"{REPEATABLE}{name}{naming.extension}"]
-    return [folder / n for n in naming.new_names([m for m in existing if not m.repeatable], name, today)]
+    return [folder / n for n in naming.new_names([m for m in existing if not m.repeatable], name, now)]

@@ -18,6 +18,7 @@ class Applied:
     execution_ms: int
     success: bool = True  # False: a no-transaction migration failed partway; repair clears it
     applied_by: str = ""
+    baselined: bool = False  # recorded by `baseline`, not run: the schema was there already
 
 
 class State(enum.StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -12,6 +12,17 @@ from .errors import InvalidMigrations, Problem
 from .migration import REPEATABLE, Migration
 
 DESCRIPTION = r"(?P<desc>[\w.]+(?:-[\w.]+)*)"
+TIMESTAMP = "%Y%m%d%H%M%S"  # the versions dbmate, golang-migrate -format and goose make
+
+
+def dotted(text: str) -> tuple[int, ...]:
+    """Another tool's version as numbers: Flyway's and neo4j-migrations' 1.1, also written 1_1."""
+    return tuple(int(p) for p in re.split(r"[._]", text) if p)
+
+
+def words(text: str) -> str:
+    """Another tool's title as a dbinit description: words joined by hyphens (add_users: add-users)."""
+    return re.sub(r"-+", "-", re.sub(r"[^\w.]+|_", "-", text)).strip("-") or "migration"
 
 
 class Name(NamedTuple):
@@ -71,8 +82,9 @@ class Naming:
         if re.fullmatch(r"r-.+", stem):
             return f"the R of a repeatable file must be upper-case: {repeatable}"
         for pattern, say in self.hints:
-            if re.fullmatch(pattern, stem):
-                return say.format(expected=self.expected)
+            if hint := re.fullmatch(pattern, stem):
+                parts = {k: words(v) if k == "desc" else v for k, v in hint.groupdict().items()}
+                return say.format(expected=self.expected, **parts)
         return f"is not a valid {self.what} name; expected {self.expected}"
 
     def _version(self, path: Path, m: re.Match[str]) -> tuple[str, str]:
@@ -88,7 +100,7 @@ class Naming:
         """A user-given version (V001, 1, 2025-01-15-001) in the canonical form; ValueError if not one."""
         raise NotImplementedError
 
-    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
+    def new_names(self, existing: Sequence[Migration], slug: str, now: datetime) -> list[str]:
         raise NotImplementedError
 
 
@@ -111,11 +123,16 @@ class Numbered(Naming):
             raise ValueError(f"{text!r} is not a {self.version_word} (V<digits>)")
         return str(int(m[1]))
 
-    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
-        """The next free number, as wide as the widest so far (three digits at first)."""
+    def new_names(self, existing: Sequence[Migration], slug: str, now: datetime) -> list[str]:
+        """The next free number, as wide as the widest so far (three digits at first); after
+        timestamp versions (another tool's), the time now, as they were made."""
+        newest = max((int(m.version) for m in existing), default=0)
+        if existing and _timestamp(str(newest)):  # never the same second twice, nor a second 60
+            after = datetime.strptime(str(newest), TIMESTAMP) + timedelta(seconds=1)
+            stamp = max(now.replace(tzinfo=None), after).strftime(TIMESTAMP)
+            return [f"V{stamp}-{slug}{suffix}" for suffix in self.suffixes]
         width = max((len(m.label) - 1 for m in existing), default=3)
-        version = f"V{max((int(m.version) for m in existing), default=0) + 1:0{width}d}"
-        return [f"{version}-{slug}{suffix}" for suffix in self.suffixes]
+        return [f"V{newest + 1:0{width}d}-{slug}{suffix}" for suffix in self.suffixes]
 
 
 @dataclass(frozen=True)
@@ -144,8 +161,16 @@ class Dated(Naming):
             raise ValueError(f"{text!r} is not a {self.version_word} (YYYY-MM-DD-NNN)")
         return f"{m[1]}-{m[2]}-{m[3]}-{int(m[4]):03d}"
 
-    def new_names(self, existing: Sequence[Migration], slug: str, today: date) -> list[str]:
+    def new_names(self, existing: Sequence[Migration], slug: str, now: datetime) -> list[str]:
         """Today's date and the next NNN of the day."""
-        day = today.isoformat()
+        day = now.date().isoformat()
         n = max((int(m.version.rsplit("-", 1)[1]) for m in existing if m.version.startswith(day)), default=0) + 1
         return [f"{day}-{n:03d}-{slug}{suffix}" for suffix in self.suffixes]
+
+
+def _timestamp(version: str) -> bool:
+    """A version made of the time it was written (20240115093000)."""
+    try:
+        return len(version) == 14 and datetime.strptime(version, TIMESTAMP).year >= 2000
+    except ValueError:
+        return False

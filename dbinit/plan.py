@@ -26,6 +26,11 @@ class Entry:
     migration: Migration | None
     applied: Applied | None
 
+    @property
+    def shown(self) -> str:
+        """The state as status shows it: an applied one recorded by `baseline` says so."""
+        return "Baselined" if self.state is State.APPLIED and self.applied and self.applied.baselined else self.state
+
 
 @dataclass
 class Plan:

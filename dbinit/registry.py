@@ -27,6 +27,7 @@ from .migration import INIT_VERSION, REPEATABLE, Migration
 from .naming import Naming
 
 if TYPE_CHECKING:
+    from .peers import Peer
     from .contract import Backend
     from .environment import Env, Variable
     from .ports import Protocol
@@ -77,6 +78,7 @@ class Database:
     # How its protocol opens (dbinit.ports): told apart from the others at a port that answers.
     protocol: Protocol | None = None
     logger: str = ""  # its client library's logger, silenced on the command line
+    peers: tuple[Peer, ...] = ()  # other tools whose folders and histories become its own (`dbinit import`)
 
     @property
     def extension(self) -> str:
@@ -110,6 +112,11 @@ def _load() -> None:
     # Importing any database's package runs dbinit/databases/__init__.py first, which imports all
     # of them in the order of applying: registration order is that order, whoever imports first.
     from . import databases as _packages  # noqa: F401
+
+
+def peers() -> list[Peer]:
+    """Every other tool dbinit takes over from, whichever database it serves."""
+    return [p for d in databases() for p in d.peers]
 
 
 def names() -> list[str]:

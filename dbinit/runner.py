@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -15,6 +15,7 @@ from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed
 from .files import Catalog
 from .history import Applied
 from .migration import INIT_VERSION, Migration, versioned
+from .peers import Peer
 from .plan import Entry, Plan, State, reconcile, to_baseline, to_revert, to_roll_back
 from .progress import Monitor
 from .report import RunReport
@@ -167,9 +168,11 @@ class Runner:
         """Files versus history, and each schema against its record (`drifts`)."""
         catalog = self._state(self.catalog())
         with self.connected(self.settings.configured()) as backends:
-            plans = [plan for _, plan in self._plans(catalog, backends)]
+            pairs = self._plans(catalog, backends)
+            for db, said in self._unadopted(catalog, pairs):  # its Pending rows ran under the other tool
+                log.warn(db, said)
             self._compare(backends)
-        return plans
+        return [plan for _, plan in pairs]
 
     def _compare(self, backends: list[Backend]) -> None:
         self.drifts = drift.comparisons(backends)
@@ -187,6 +190,7 @@ class Runner:
         `schemas`, each schema against its record too (`drifts`)."""
         catalog = self._state(self._intact(self.catalog()))
         with self.connected(self.settings.configured()) as backends:
+            self._refuse_unadopted(catalog, self._plans(catalog, [b for b in backends if b.name in catalog.databases()]))
             plans = self._checked(catalog, backends)
             if schemas:
                 self._compare(backends)
@@ -245,6 +249,7 @@ class Runner:
             # commit, so if nothing is pending now, nothing is; the replicas of a deploy then
             # neither queue for the lock nor write to take it.
             plans = self._pending(catalog, active, post_deploy, upto)
+            self._refuse_unadopted(catalog, plans)
             targets.check(catalog, [plan for _, plan in plans], upto)
             self._refuse([plan for _, plan in plans])
             if not dry_run and any(plan.pending for _, plan in plans):
@@ -372,25 +377,91 @@ class Runner:
         """Each schema against its record before reverting, so that a drift outlives the revert's record."""
         return {} if self.settings.drift == "off" else {c.db: c for c in drift.comparisons(backends)}
 
-    def baseline(self, db: str, to: str) -> None:
-        """Record migrations up to `to` as applied without running them (adopting an existing database)."""
-        target = targets.version(db, to)
-        if db not in self.settings.configured():
-            raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
+    def baseline(self, to: list[str] | None = None, tool: str | None = None) -> None:
+        """Record migrations as applied without running them (adopting an existing database): up to
+        each target of `to` (VERSION or DATABASE=VERSION), or exactly what another tool's history
+        says it applied (`tool`: golang-migrate, dbmate, flyway)."""
         catalog = self.catalog()
-        targets.among(db, target, {m.version: m.label for m in catalog.migrations[db] if versioned(m.version)}, given=to)
-        with self.connected([db]) as backends, self.locked(backends):
-            backend, = backends
-            backend.prepare()
-            chosen = to_baseline(catalog.migrations[db], backend.history(), catalog.init.get(db), target)
-            now = datetime.now(timezone.utc)
-            for m in chosen:
-                backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True))
-                log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
-            if chosen:  # the schema the database has is the one these migrations made
-                drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
-            else:
-                log.info(db, f"nothing to baseline up to {to}")
+        if tool is not None:
+            if to:
+                raise UsageError("baseline: --from takes the versions from the other tool's history; leave out --to")
+            peer = _peer(tool)
+            wanted: dict[str, str | None] = {peer.database: None}
+        elif to:
+            dbs = [db for db in catalog.databases() if db in self.settings.configured()] or self.settings.configured()
+            typed = {db: text.rpartition("=")[2] for text in to for db in targets.parse([text], dbs)}  # as given
+            wanted = dict(targets.parse(to, dbs))
+        else:
+            raise UsageError("baseline: give --to [DATABASE=]VERSION, or --from TOOL to adopt what another tool applied")
+        for db, target in wanted.items():
+            if db not in self.settings.configured():
+                raise ConfigError(f"{db} is not configured; set {registry.get(db).variables}")
+            if target is not None:
+                targets.among(db, target, {m.version: m.label for m in catalog.migrations[db] if versioned(m.version)},
+                              given=typed[db])
+        with self.connected(list(wanted)) as backends, self.locked(backends):
+            for backend in backends:
+                db, history = backend.name, backend.history()
+                if tool is None:
+                    target = wanted[db]
+                    assert target is not None
+                    chosen = to_baseline(catalog.migrations[db], history, catalog.init.get(db), target)
+                else:
+                    chosen = self._adopted(peer, backend, catalog)
+                    if not history and db in catalog.init:
+                        chosen.insert(0, catalog.init[db])
+                backend.prepare()
+                now = datetime.now(timezone.utc)
+                known = {a.version for a in history}
+                for m in [m for m in chosen if m.version not in known]:
+                    backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True, baselined=True))
+                    log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
+                if chosen:  # the schema the database has is the one these migrations made
+                    drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
+                else:
+                    log.info(db, "nothing to baseline")
+
+    @staticmethod
+    def _adopted(peer: Peer, backend: Backend, catalog: Catalog) -> list[Migration]:
+        """The files another tool's history says it applied; refused when it is unsure (a failed
+        migration) or names a version no file has."""
+        found = peer.history(backend, catalog.migrations[backend.name])
+        if found is None:
+            raise ConfigError(f"there is no {peer.title} history in this database ({backend.name}); dbinit baseline "
+                              f"--to {backend.name}=VERSION records the files up to VERSION instead")
+        if found.refused:
+            raise ConfigError(found.refused)
+        if found.unknown:
+            raise ConfigError(f"{found.table} says {peer.title} applied {', '.join(found.unknown)}, and no file here "
+                              f"has that version: import the folder of the release that applied it (dbinit import "
+                              f"{peer.name}); nothing was recorded")
+        for warning in found.warnings:
+            log.warn(backend.name, warning)
+        log.info(backend.name, f"{peer.title}'s history {found.table}: {found.summary}")
+        return [m for m in catalog.migrations[backend.name] if m.version in set(found.versions)]
+
+    def _unadopted(self, catalog: Catalog, plans: list[tuple[Backend, Plan]]) -> list[tuple[str, str]]:
+        """Each database another tool migrated and dbinit never saw, said with the command that
+        adopts it: its files would run again over what is there (`extension already exists`)."""
+        if self.settings.peer_history == "ignore":
+            return []
+        found = []
+        for backend, plan in plans:
+            if any(e.applied for e in plan.entries):
+                continue
+            for peer in registry.get(backend.name).peers:
+                if (history := peer.history(backend, catalog.migrations[backend.name])) is not None:
+                    found.append((backend.name, (
+                        f"{history.table} holds {peer.title}'s history ({history.summary}) and dbinit has none here: "
+                        f"{peer.title} migrated this database, and its files would run again over what is there. Adopt "
+                        f"it first: dbinit baseline --from {peer.name} (records what {peer.title} applied, runs "
+                        "nothing); DBINIT_PEER_HISTORY=ignore if that table is another application's")))
+        return found
+
+    def _refuse_unadopted(self, catalog: Catalog, plans: list[tuple[Backend, Plan]]) -> None:
+        if found := self._unadopted(catalog, plans):
+            db, said = found[0]
+            raise ConfigError(f"{db}: {said}. Nothing was run")
 
     def repair(self) -> None:
         """Re-sync stored checksums with the files and clear failed marks, after a person fixed things."""
@@ -410,12 +481,12 @@ class Runner:
                 if not plan.needs_repair:
                     log.info(plan.db, "nothing to repair")
 
-    def new(self, db: str, description: str, today: date | None = None, post_deploy: bool = False,
+    def new(self, db: str, description: str, now: datetime | None = None, post_deploy: bool = False,
             repeatable: bool = False) -> list[Path]:
         directory = self.settings.migrations
         catalog = files.discover(directory, self.settings.init) if directory.is_dir() else Catalog.empty()
         try:
-            paths = files.new_paths(directory, catalog, db, description, today or date.today(), repeatable)
+            paths = files.new_paths(directory, catalog, db, description, now or datetime.now(timezone.utc), repeatable)
         except ValueError as e:
             raise UsageError(str(e)) from None
         directory.mkdir(parents=True, exist_ok=True)
@@ -445,6 +516,13 @@ def _script(plans: list[tuple[Backend, Plan]]) -> str:
         elif plan.pending:
             parts.append(f"{comment} (this database cannot show its statements)")
     return "\n".join(parts) + "\n"
+
+
+def _peer(name: str) -> Peer:
+    peers = {p.name: p for p in registry.peers()}
+    if name not in peers:
+        raise UsageError(f"--from {name}: dbinit takes over from {', '.join(peers)}")
+    return peers[name]
 
 
 def _reverting(command: str, work: list[tuple[Backend, list[Entry]]]) -> list[tuple[Backend, str]]:

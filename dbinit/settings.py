@@ -44,6 +44,9 @@ ENVIRONMENT = (
              "unset: `schema/` beside the migrations"),
     Variable("DBINIT_SCHEMA_ON_MIGRATE", "false", "`true`: `migrate` writes the schema files after every "
              "successful run (development and CI; never by default: a cluster's root filesystem is read-only)"),
+    Variable("DBINIT_PEER_HISTORY", "refuse", "what `migrate` and `check` do on a database with another tool's "
+             "history (golang-migrate's, dbmate's, Flyway's) and none of dbinit's: `refuse` (exit 78, naming `dbinit "
+             "baseline --from TOOL`) or `ignore` (the table is another application's)"),
     Variable(placeholders.PREFIX + "<NAME>", "", "the value of `${name}` in the migration files", secret=True),
 )
 
@@ -69,6 +72,7 @@ class Settings:
     drift: str = "warn"  # DBINIT_DRIFT: off, warn, fail: a drifted schema before migrate applies anything
     schema_dir: Path = Path("schema")  # DBINIT_SCHEMA_DIR: the schema files
     schema_on_migrate: bool = False  # DBINIT_SCHEMA_ON_MIGRATE: migrate writes the schema files
+    peer_history: str = "refuse"  # DBINIT_PEER_HISTORY: refuse, ignore: another tool's history and none of dbinit's
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
 
@@ -88,15 +92,16 @@ def variables() -> list[Variable]:
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     """Settings from the environment; non-None flags (from the command line) override it."""
     e = Env(os.environ if env is None else env)
-    migrations = Path(flags.get("migrations") or e.get("DBINIT_MIGRATIONS") or "migrations")
     log_format = (flags.get("log_format") or e.get("DBINIT_LOG_FORMAT") or "text").lower()
     if log_format not in ("text", "json"):
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")
     log.configure(log_format)
+    migrations = Path(flags.get("migrations") or e.get("DBINIT_MIGRATIONS") or _peer_folder(e) or "migrations")
     out_of_order = flags.get("out_of_order") or e.flag("DBINIT_OUT_OF_ORDER")
     lint = e.choice("DBINIT_LINT", "warn", ("off", "warn", "error"))
     drift = e.choice("DBINIT_DRIFT", "warn", ("off", "warn", "fail"))
     _misspelt(e)
+    _peer_variables(e)
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
     values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}
     placeholders.register(values)
@@ -120,6 +125,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         drift=drift,
         schema_dir=Path(flags.get("schema_dir") or e.get("DBINIT_SCHEMA_DIR") or migrations.absolute().parent / "schema"),
         schema_on_migrate=e.flag("DBINIT_SCHEMA_ON_MIGRATE"),
+        peer_history=e.choice("DBINIT_PEER_HISTORY", "refuse", ("refuse", "ignore")),
         create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
     )
@@ -131,12 +137,33 @@ def _misspelt(e: Env) -> None:
     Beside the one it resembles, or a DBINIT_ name like none, it is a warning."""
     declared = variables()
     read = ({v.name for v in declared} | {f"{v.name}_FILE" for v in declared if v.secret}
-            | {name for d in registry.databases() for name in d.foreign})
+            | {name for d in registry.databases() for name in d.foreign}
+            | {v.name for p in registry.peers() for v in p.variables})
     for name, near in unknown([k for k in e.env if not k.startswith(placeholders.PREFIX)], read, "DBINIT_"):
         if near is not None and e.raw(near) is None and e.raw(f"{near}_FILE") is None:
             raise ConfigError(f"{name} is set, but dbinit reads no such variable: did you mean {near}?")
         log.warn("dbinit", f"{name} is set, but dbinit reads no such variable"
                  + (f" (did you mean {near}? it is set too)" if near else ""))
+
+
+def _peer_folder(e: Env) -> str | None:
+    """Another tool's variable naming the migrations folder (dbmate's, from its .env), when
+    dbinit's own is unset: the folder it names is the one the project keeps its files in."""
+    for peer in registry.peers():
+        if peer.migrations_variable and (folder := e.get(peer.migrations_variable)):
+            log.info("dbinit", f"migrations directory {folder} from {peer.migrations_variable} ({peer.title}'s; "
+                     "DBINIT_MIGRATIONS is dbinit's own and wins when set)")
+            return folder
+    return None
+
+
+def _peer_variables(e: Env) -> None:
+    """Another tool's variables that dbinit does not read: said, with what dbinit reads instead,
+    rather than taken in silently (a .env shared with dbmate or Flyway)."""
+    for peer in registry.peers():
+        for v in peer.variables:
+            if not v.honoured and e.raw(v.name) is not None:
+                log.warn("dbinit", f"{v.name} is {peer.title}'s and dbinit does not read it: {v.instead}")
 
 
 def _given(values: Mapping[str, str]) -> dict[str, str]:

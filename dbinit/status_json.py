@@ -20,7 +20,7 @@ def status_document(plans: list[Plan], command: str, drifts: list[Comparison] | 
             "pending": [m.label for m in plan.pending], "deferred": [m.label for m in plan.deferred],
             "schema": schemas.get(plan.db),
             "migrations": [{
-                "version": e.label, "description": e.description, "status": str(e.state),
+                "version": e.label, "description": e.description, "status": e.shown,
                 "phase": e.migration.phase if e.migration else None,
                 "script": e.migration.script if e.migration else e.applied.script if e.applied else None,
                 "applied_at": e.applied.applied_at.isoformat() if e.applied else None,

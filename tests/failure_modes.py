@@ -28,6 +28,7 @@ class Never:
 
 
 WAIT_TESTS = "tests/test_wait.py::"
+ADOPTION = "tests/test_moving_in.py::test_a_database_another_tool_migrated_is_refused_before_anything_runs"
 TLS_TESTS = "tests/test_tls.py::"
 NO_CLUSTER = "Neo4j Community, the edition dbinit is tested on, has no cluster"
 
@@ -185,6 +186,12 @@ MODES: dict[str, dict[str, Cell | Never]] = {
                                       "POSTGRES_URL?"),
         "neo4j": Cell(78, AT_ONCE, "NEO4J_URL is set, but dbinit reads no such variable: did you mean NEO4J_URI?"),
         "redis": Cell(78, AT_ONCE, "REDIS_ULR is set, but dbinit reads no such variable: did you mean REDIS_URL?"),
+    },
+    "a database another tool migrated, not yet adopted": {
+        "postgres": Cell(78, AT_ONCE, "dbinit baseline --from golang-migrate", ADOPTION),
+        "neo4j": Cell(78, AT_ONCE, "dbinit baseline --from neo4j-migrations", ADOPTION),
+        "redis": Never("no Redis migration tool keeps a history in the server that dbinit could take over: a set of "
+                       "redis-cli scripts had none, so dbinit baseline --to redis=VERSION adopts it"),
     },
     "another database's URL scheme": {
         "postgres": Cell(78, AT_ONCE, "POSTGRES_URL must start with postgresql://"),

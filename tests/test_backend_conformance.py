@@ -189,11 +189,13 @@ def test_baseline_records_without_running(target, migrations):
     for n in (1, 2, 3):
         migrations.write(target.name(n), target.counting(n))
     version = target.name(2).split("-step")[0]
-    result = migrate(target, migrations, "baseline", target.db, "--to", version)
+    result = migrate(target, migrations, "baseline", "--to", f"{target.db}={version}")
     assert result.returncode == 0, result.stderr
     assert len(target.history()) == 2 and target.count(1) == 0
     assert migrate(target, migrations, "migrate").returncode == 0
     assert [target.count(n) for n in (1, 2, 3)] == [0, 0, 1]
+    status = migrate(target, migrations, "status")  # what was recorded, apart from what ran
+    assert status.stdout.count("| Baselined |") == 2 and status.stdout.count("| Applied ") == 1, status.stdout
 
 
 def test_wrong_password_fails_at_once_with_77_and_never_shows_the_password(target, migrations):
@@ -247,7 +249,7 @@ def test_baseline_to_a_version_beyond_the_newest_file_is_refused_and_records_not
     for n in (1, 2):
         migrations.write(target.name(n), target.counting(n))
     typo = target.name(9).split("-step")[0]  # V9 for V2, say: baseline would record files that never ran
-    result = migrate(target, migrations, "baseline", target.db, "--to", typo)
+    result = migrate(target, migrations, "baseline", "--to", f"{target.db}={typo}")
     assert result.returncode == 64, result.stderr
     assert f"has no migration {typo} among the files (the newest is {target.name(2).split('-step')[0]})" in result.stderr
     assert target.history() == []

@@ -5,11 +5,13 @@ own parser or bash, environment blocks through dbinit's settings. The quick star
 for real in the end-to-end tests (tests/e2e)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import kubernetes_validate
 import pglast
@@ -133,7 +135,7 @@ def _commands() -> list[tuple[Block, list[str]]]:
         prose = page.read_text(encoding="utf-8")
         for m in re.finditer(r"`((?:[A-Z_]+=\S+\s)*dbinit\s(?!\d)[^`…]+)`", prose):  # not `dbinit 0.2.0: …`
             span = " ".join(m[1].split())
-            if re.search(r"\b(COMMAND|DATABASE|VERSION|NAME)\b", span):
+            if re.search(r"\b(COMMAND|DATABASE|VERSION|NAME|TOOL|FOLDER)\b", span):
                 continue  # a synopsis (dbinit baseline DATABASE --to VERSION), not an example
             where = Block(str(page.relative_to(ROOT)), prose.count("\n", 0, m.start()) + 1, "", "prose", span)
             found += [(where, part) for part in command_parts(span)]
@@ -294,33 +296,57 @@ def test_the_schema_file_test_example_fails_a_file_the_migrations_no_longer_prod
 
 
 PEER_FILES = {
-    "from Flyway": {"migrations/V1__add_users.sql": "CREATE TABLE users (id int);\n",
-                    "migrations/V2__add_user_email.sql": "ALTER TABLE users ADD COLUMN email text;\n"},
-    "from golang-migrate": {"migrations/000001_add_users.up.sql": "CREATE TABLE users (id int);\n",
-                            "migrations/000001_add_users.down.sql": "DROP TABLE users;\n",
-                            "migrations/000002_add_index.up.sql": "CREATE INDEX users_id ON users (id);\n"},
+    "from golang-migrate": {"migrations/000001_add_users.up.sql": "BEGIN;\nCREATE TABLE users (id int);\nCOMMIT;\n",
+                            "migrations/000001_add_user.down.sql": "DROP TABLE users;\n",
+                            "migrations/000002_add_index.up.sql": "CREATE INDEX CONCURRENTLY users_id ON users (id);\n"},
     "from dbmate": {"db/migrations/20240115093000_add_users.sql":
                     "-- migrate:up\nCREATE TABLE users (id int);\n\n-- migrate:down\nDROP TABLE users;\n",
                     "db/migrations/20240116093000_index_users.sql":
                     "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY users_id ON users (id);\n\n"
-                    "-- migrate:down\nDROP INDEX users_id;\n"},
-}
-RENAMED = {
-    "from Flyway": ["V1-add-users-up.sql", "V2-add-user-email-up.sql"],
-    "from golang-migrate": ["V000001-add-users-down.sql", "V000001-add-users-up.sql", "V000002-add-index-up.sql"],
-    "from dbmate": ["V20240115093000-add-users-down.sql", "V20240115093000-add-users-up.sql",
-                    "V20240116093000-index-users-down.sql", "V20240116093000-index-users-up.sql"],
+                    "-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY users_id;\n"},
+    "from Flyway": {"sql/V1__add_users.sql": "CREATE TABLE users (id int);\n",
+                    "sql/V1.1__add_user_email.sql": "ALTER TABLE users ADD COLUMN email text;\n"},
+    "from neo4j-migrations": {"neo4j/V001__add_users.cypher": "CREATE (:User {id: 1});\n",
+                              "neo4j/V1_1__index_users.cypher":
+                                  "CREATE INDEX user_id IF NOT EXISTS FOR (u:User) ON (u.id);\n"},
 }
 
 
-@pytest.mark.parametrize("title", list(PEER_FILES))
-def test_a_renaming_script_for_another_tool_s_files_gives_files_dbinit_applies(title, tmp_path, pg):
+def _project(title: str, where: Path) -> Path:
     for name, content in PEER_FILES[title].items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(content)
-    renamed = subprocess.run(["bash", "-euc", block(title).text], cwd=tmp_path, capture_output=True, text=True)
-    assert renamed.returncode == 0, renamed.stderr
-    assert sorted(p.name for p in (tmp_path / "migrations").iterdir()) == RENAMED[title]
-    migrated = run_dbinit("migrate", cwd=tmp_path, POSTGRES_URL=pg.url, DBINIT_LINT="off")
-    assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stderr.count("postgres: applied") == len([n for n in RENAMED[title] if n.endswith("-up.sql")])
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(content)
+    return where
+
+
+@pytest.mark.parametrize("path", ["a database the tool migrated", "a new database"])
+@pytest.mark.parametrize("title", list(PEER_FILES))
+def test_each_way_in_of_the_moving_guide_runs_as_written(title, path, tmp_path, request):
+    """The guide's lines for a tool, run in a project of that tool's files: on a database the tool
+    itself migrated (test_moving_in.py runs the peers), and, without the baseline line, on a new one."""
+    from test_moving_in import dbmate, flyway, golang_migrate, neo4j_migrations
+
+    project = _project(title, tmp_path)
+    if title == "from neo4j-migrations":
+        server = request.getfixturevalue("neo4j_db")
+        env = {"NEO4J_URI": server.uri(), "NEO4J_AUTH": f"neo4j/{server.password}"}
+        peer, target = (lambda: neo4j_migrations(server, project / "neo4j")), "neo4j"
+    else:
+        pg = request.getfixturevalue("pg")
+        env = {"POSTGRES_URL": pg.url}
+        peer = {"from golang-migrate": lambda: golang_migrate(pg, project / "migrations"),
+                "from dbmate": lambda: dbmate(pg, project / "db" / "migrations"),
+                "from Flyway": lambda: flyway(pg, project / "sql")}[title]
+        target = "postgres"
+    lines = block(title).text
+    if path == "a new database":
+        lines = "".join(line for line in lines.splitlines(keepends=True) if " baseline " not in line)
+    else:
+        peer()
+    bin_dir = Path(sys.executable).parent
+    done = subprocess.run(["bash", "-euc", lines], cwd=project, capture_output=True, text=True,
+                          env=dbinit_env(**env, DBINIT_LINT="off", PATH=f"{bin_dir}:{os.environ['PATH']}"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = run_dbinit("status", "--format", "json", cwd=project, **env)
+    states = [m["status"] for m in json.loads(status.stdout)["databases"][target]["migrations"]]
+    assert states == ["Baselined" if path == "a database the tool migrated" else "Applied"] * 2, status.stdout

@@ -156,8 +156,13 @@ def test_validate_warns_about_create_index_without_if_not_exists(migrations):
 
 # Each bad input: files to write, then the text the error must hold (file name and what is wrong).
 BAD_INPUTS = {
-    "flyway name": ({"V1__add_users.sql": "SELECT 1;"}, "V1__add_users.sql: looks like a Flyway name"),
-    "golang-migrate name": ({"000001_add_users.up.sql": "SELECT 1;"}, "looks like a golang-migrate name"),
+    "flyway name": ({"V1__add_users.sql": "SELECT 1;"},
+                    "V1__add_users.sql: looks like a Flyway name: call it V1-add-users-up.sql (dbinit import flyway"),
+    "golang-migrate name": ({"000001_add_users.up.sql": "SELECT 1;"}, "looks like a golang-migrate name: call it "
+                            "V000001-add-users-up.sql (dbinit import golang-migrate converts the whole folder)"),
+    "dbmate name": ({"20240115093000_add_users.sql": "-- migrate:up\nSELECT 1;"}, "looks like a dbmate name: dbinit's "
+                    "are V20240115093000-add-users-up.sql and V20240115093000-add-users-down.sql, one for each section "
+                    "(dbinit import dbmate splits them)"),
     "lower-case v": ({"v001-add-users-up.sql": "SELECT 1;"}, "the V must be upper-case"),
     "no up or down": ({"V001-add-users.sql": "SELECT 1;"}, "ends in neither -up nor -down"),
     "no description": ({"V001-up.sql": "SELECT 1;"}, "has no description"),

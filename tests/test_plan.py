@@ -1,6 +1,6 @@
 """The planner in process, no servers: files × history → states, the refusals of Plan.check,
 version order and new file names. Milliseconds each."""
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -85,15 +85,26 @@ def test_versions_order_numerically_and_by_date(db, labels):
     assert files.version_key(db, files.INIT_VERSION) < keys[0]
 
 
+@pytest.mark.parametrize("newest, now, expected", [
+    ("V20240115093000", datetime(2026, 12, 5, 16, 30, 59), "V20261205163059"),  # dbmate's, golang-migrate's
+    ("V20260225083159", datetime(2026, 2, 25, 8, 31, 59), "V20260225083200"),  # a second later, never second 60
+    ("V20991231235959", datetime(2026, 12, 5), "V21000101000000"),  # a newest from the future: the second after it
+    ("V20240115", datetime(2026, 12, 5), "V20240116"),  # a date alone is a number like any
+])
+def test_new_continues_timestamp_versions_with_the_time_now(newest, now, expected):
+    catalog = Catalog({"postgres": [mig("postgres", newest)], "neo4j": [], "redis": []}, {})
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "postgres", "add", now)][0] == f"{expected}-add-up.sql"
+
+
 def test_new_file_names_take_the_next_number_keeping_the_width():
     catalog = Catalog({"postgres": [mig("postgres", "V007"), mig("postgres", "V012")], "neo4j": [
         mig("neo4j", "2026-11-26-002")], "redis": []}, {})
-    day = date(2026, 11, 26)
+    day = datetime(2026, 11, 26, 9, 30)
     assert [p.name for p in files.new_paths(Path("m"), catalog, "postgres", "Add Users!", day)] == [
         "V013-add-users-up.sql", "V013-add-users-down.sql"]
     assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", day)] == [
         "2026-11-26-003-index.cypher", "2026-11-26-003-index.down.cypher"]
-    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", date(2026, 11, 27))] == [
+    assert [p.name for p in files.new_paths(Path("m"), catalog, "neo4j", "index", datetime(2026, 11, 27))] == [
         "2026-11-27-001-index.cypher", "2026-11-27-001-index.down.cypher"]
     assert [p.name for p in files.new_paths(Path("m"), catalog, "redis", "keys", day)] == ["V001-keys.redis"]
     with pytest.raises(ValueError, match="at least one letter"):

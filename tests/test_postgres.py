@@ -1,4 +1,5 @@
 """PostgreSQL specifics: no-transaction migrations, down, the advisory lock, signals, baseline scripts."""
+import hashlib
 import signal
 import time
 
@@ -209,3 +210,22 @@ def test_an_error_without_a_position_still_names_its_line(pg, migrations):
     assert result.returncode == 1
     assert "V1-a-up.sql:3: SQLSTATE 42P01" in result.stderr
     assert pg.sql("SELECT to_regclass('a') IS NULL") == "t"
+
+
+def test_a_history_table_made_before_the_baselined_column_is_read_then_given_it(pg, migrations):
+    """A table of dbinit 0.2 (no column `baselined`): status reads it as it is, and the next run
+    that writes adds the column; its rows stay Applied."""
+    pg.sql("CREATE SCHEMA dbinit; CREATE TABLE dbinit.dbinit_schema_history (version text PRIMARY KEY, description "
+           "text NOT NULL, script text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), "
+           "execution_ms integer NOT NULL, success boolean NOT NULL, applied_by text NOT NULL, down_script text);"
+           "CREATE TABLE a (id int)")
+    a = migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    checksum = hashlib.sha256(a.read_bytes()).hexdigest()
+    pg.sql(f"INSERT INTO dbinit.dbinit_schema_history VALUES ('1', 'a', 'V1-a-up.sql', '{checksum}', now(), 3, true, "
+           "'host:token', NULL)")
+    status = run_dbinit("status", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
+    assert status.returncode == 0 and "| Applied " in status.stdout, status.stdout + status.stderr
+    migrations.write("V2-b-up.sql", "CREATE TABLE b (id int);\n")
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url).returncode == 0
+    assert pg.sql("SELECT string_agg(version || ' ' || baselined, ', ' ORDER BY version) "
+                  "FROM dbinit.dbinit_schema_history") == "1 false, 2 false"

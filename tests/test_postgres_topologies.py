@@ -53,7 +53,7 @@ def test_status_baseline_repair_and_down_work_through_pgbouncer(bouncer, migrati
     for n in (1, 2, 3):
         migrations.write(f"V{n}-t{n}-up.sql", f"CREATE TABLE t{n} (id int);")
         migrations.write(f"V{n}-t{n}-down.sql", f"DROP TABLE t{n};")
-    assert run_dbinit("baseline", "postgres", "--to", "V1", "--migrations", str(migrations.path), **env).returncode == 0
+    assert run_dbinit("baseline", "--to", "postgres=V1", "--migrations", str(migrations.path), **env).returncode == 0
     bouncer.db.sql("CREATE TABLE t1 (id int)")
     assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
     (migrations.path / "V3-t3-up.sql").write_text("CREATE TABLE t3 (id int);\n-- edited\n")
@@ -61,7 +61,7 @@ def test_status_baseline_repair_and_down_work_through_pgbouncer(bouncer, migrati
     down = run_dbinit("down", "--to", "V1", "--migrations", str(migrations.path), **env)
     assert down.returncode == 0, down.stderr
     status = run_dbinit("status", "--migrations", str(migrations.path), **env)
-    assert status.stdout.count("Applied") == 1 and status.stdout.count("Pending") == 2
+    assert status.stdout.count("Baselined") == 1 and status.stdout.count("Pending") == 2
     assert bouncer.db.sql("SELECT to_regclass('t2') IS NULL AND to_regclass('t1') IS NOT NULL") == "t"
 
 

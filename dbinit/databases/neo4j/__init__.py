@@ -4,17 +4,22 @@ indexes ONLINE before dbinit exits. Modules: settings, cypher (the splitter), ba
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Dated
+from ...peers import Peer
 from ...ports import Protocol
 from ...registry import Database, Flag, register
 from .settings import ENVIRONMENT, load
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from ...contract import Backend
     from ...errors import Problem
+    from ...importing import Conversion
+    from ...peers import PeerHistory
     from .settings import Neo4jSettings
 
 NAME = "neo4j"
@@ -49,6 +54,18 @@ def _fill(migration: Migration, values: Mapping[str, str]) -> Migration:
     return fill(migration, values, {"param": _param, "identifier": _identifier})
 
 
+def _convert(files: Mapping[str, str], today: date) -> Conversion:
+    from .neo4j_migrations import convert
+
+    return convert(files, today)
+
+
+def _history(backend: Any, migrations: list[Migration]) -> PeerHistory | None:
+    from .neo4j_migrations import read_history
+
+    return read_history(backend, migrations)
+
+
 def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
     from .backend import Neo4jBackend
 
@@ -62,7 +79,8 @@ register(Database(
                             r"(?:\.(?P<dir>down))?\.cypher"),
                  _EXPECTED, (".cypher", ".down.cypher"), f"{NAME} migration", hints=(
                      (r"\d{4}-\d{2}-\d{2}-[^\d].*", "has no sequence number NNN after the date; expected {expected}"),
-                     (r"V\d+__.+", "looks like a neo4j-migrations name; dbinit expects {expected}")),
+                     (r"V\d[\d._]*__.+", "looks like a neo4j-migrations name; dbinit expects {expected} (dbinit import "
+                      "neo4j-migrations converts the whole folder, dated the day it runs)")),
                  version_word="Neo4j version"),
     comment="//", variables="NEO4J_URI", environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
@@ -73,4 +91,5 @@ register(Database(
     protocol=Protocol("Bolt (Neo4j)", b"\x60\x60\xb0\x17" + bytes([0, 4, 4, 5, 0, 0, 4, 4, 0, 0, 0, 4, 0, 0, 0, 3]),
                       lambda reply: len(reply) == 4 and reply[:2] == b"\x00\x00"),
     logger="neo4j",
+    peers=(Peer("neo4j-migrations", "neo4j-migrations", NAME, None, _convert, _history, extension=".cypher"),),
 ))

@@ -22,7 +22,8 @@ from .server_errors import failure, unavailable
 if TYPE_CHECKING:
     from .backend import Neo4jBackend
 
-FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by")
+FIELDS = ("version", "description", "script", "checksum", "applied_at", "execution_ms", "success", "applied_by",
+          "baselined")
 DOWN = "down_script"  # the down script's text, kept for a rollback from an image without the file
 T = TypeVar("T")
 
@@ -45,6 +46,7 @@ def groups(statements: list[CypherStatement]) -> list[tuple[str, list[CypherStat
 def as_applied(node: Any) -> Applied:
     """A history node as a record; Neo4j's DateTime as Python's."""
     values = {f: node.get(f) for f in FIELDS}
+    values["baselined"] = bool(values["baselined"])
     if hasattr(values["applied_at"], "to_native"):
         values["applied_at"] = values["applied_at"].to_native()
     return Applied(**values)

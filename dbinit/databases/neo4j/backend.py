@@ -26,7 +26,7 @@ from .settings import Neo4jSettings
 
 
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
-            "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by]) AS rows")
+            "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by, coalesce(m.baselined, false)]) AS rows")
 SCHEMA = "__DbinitSchema"  # the schema as recorded (drift), and who accepted it
 DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
 _UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
@@ -149,8 +149,8 @@ class Neo4jBackend(Backend):
         # The fields alone, the time as numbers, in one record: hydrating whole nodes and Neo4j's
         # DateTime, a record each, took most of a run with nothing pending (bench/findings.md).
         return [Applied(version, description, script, checksum, datetime.fromtimestamp(seconds, UTC).replace(
-                    microsecond=micro), ms, success, by)
-                for version, description, script, checksum, seconds, micro, ms, success, by in
+                    microsecond=micro), ms, success, by, baselined)
+                for version, description, script, checksum, seconds, micro, ms, success, by, baselined in
                 self.query(_HISTORY)[0]["rows"]]
 
     def remember(self) -> None:

@@ -12,6 +12,7 @@ from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
 from ...ports import Protocol
 from ...registry import Database, Flag, register
+from .peers import PEERS
 from .settings import ENVIRONMENT, FOREIGN, VARIABLES, load
 
 if TYPE_CHECKING:
@@ -61,8 +62,12 @@ register(Database(
     name=NAME, title="PostgreSQL",
     naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down)\.sql"), _EXPECTED,
                     ("-up.sql", "-down.sql"), f"{NAME} migration", hints=(
-                        (r"V\d+__.+", "looks like a Flyway name; dbinit expects {expected}"),
-                        (r"\d+_.+\.(up|down)", "looks like a golang-migrate name; dbinit expects {expected}"),
+                        (r"V(?P<num>\d+)__(?P<desc>.+)", "looks like a Flyway name: call it V{num}-{desc}-up.sql "
+                         "(dbinit import flyway converts the whole folder)"),
+                        (r"(?P<num>\d+)_(?P<desc>.+)\.(?P<dir>up|down)", "looks like a golang-migrate name: call it "
+                         "V{num}-{desc}-{dir}.sql (dbinit import golang-migrate converts the whole folder)"),
+                        (r"(?P<num>\d+)_(?P<desc>.+)", "looks like a dbmate name: dbinit's are V{num}-{desc}-up.sql "
+                         "and V{num}-{desc}-down.sql, one for each section (dbinit import dbmate splits them)"),
                         (r"v\d+-.+", "the V must be upper-case; expected {expected}"),
                         (r"V\d+-(up|down)", "has no description; expected {expected}"),
                         (rf"V\d+-{DESCRIPTION}", "ends in neither -up nor -down; expected {expected}"),
@@ -73,4 +78,5 @@ register(Database(
     # An SSLRequest: any PostgreSQL server answers it with one byte, S or N.
     protocol=Protocol("PostgreSQL", struct.pack("!ii", 8, 80877103), lambda reply: reply in (b"S", b"N")),
     logger="psycopg",
+    peers=PEERS,
 ))

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
 DOWN = "down_script"  # the down script's text, kept for a rollback from an image without the file
+BASELINED = "baselined"  # recorded by `baseline`, not run
 
 
 def row_of(result: psycopg.Cursor[tuple[Any, ...]] | tuple[Any, ...] | None) -> tuple[Any, ...]:
@@ -44,7 +45,7 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgs
                                                       migration.checksum)))
     # A repeatable file's record is replaced by each run of it; a versioned one's is written once.
     again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
-        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN]
+        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED]
     ) if migration.repeatable else pgsql.SQL("")
     return pgsql.SQL("INSERT INTO {} ({}, {}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
                      "::int, {}, {}, {}){} RETURNING {}").format(

@@ -1,0 +1,5 @@
+BEGIN;
+ALTER TABLE batches DROP COLUMN "key";
+ALTER TABLE messages DROP COLUMN "key";
+ALTER TABLE tokenpool DROP COLUMN "key";
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE tokenaccount RENAME COLUMN identity TO key;
+COMMIT;

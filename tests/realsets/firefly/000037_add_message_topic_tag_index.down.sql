@@ -1,0 +1,3 @@
+BEGIN;
+DROP INDEX messages_topics_tag;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE tokenbalance RENAME TO tokenaccount;
+COMMIT:

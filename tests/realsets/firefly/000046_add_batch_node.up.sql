@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE batches ADD COLUMN node_id UUID;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE tokentransfer DROP COLUMN blockchain_event;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE tokentransfer ADD COLUMN blockchain_event UUID;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+DROP INDEX pins_batch;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE events ADD COLUMN tx_id UUID;
+COMMIT;

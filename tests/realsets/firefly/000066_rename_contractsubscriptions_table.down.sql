@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE contractlisteners RENAME TO contractsubscriptions;
+COMMIT;

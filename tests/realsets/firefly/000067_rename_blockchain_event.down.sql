@@ -1,0 +1,3 @@
+BEGIN;
+UPDATE events SET etype='bockchain_event' WHERE etype='bockchain_event_received';
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE operations DROP COLUMN retry_id;
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE contractlisteners DROP COLUMN options;
+COMMIT;

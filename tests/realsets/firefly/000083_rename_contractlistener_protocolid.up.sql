@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE contractlisteners RENAME COLUMN protocol_id TO backend_id;
+COMMIT;

@@ -1,0 +1,4 @@
+BEGIN;
+ALTER TABLE ffimethods ADD COLUMN details TEXT;
+ALTER TABLE ffievents ADD COLUMN details TEXT;
+COMMIT;

@@ -1,0 +1,1 @@
+-- No down migration (can't add back NOT NULL constraint)

@@ -1,0 +1,5 @@
+BEGIN;
+
+ALTER TABLE tokentransfer ALTER COLUMN key DROP NOT NULL;
+
+COMMIT;

@@ -1,0 +1,6 @@
+BEGIN;
+
+ALTER TABLE data ADD COLUMN public VARCHAR(1024);
+UPDATE data SET public = '';
+
+COMMIT;

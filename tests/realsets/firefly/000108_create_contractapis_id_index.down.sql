@@ -1,0 +1,3 @@
+BEGIN;
+DROP INDEX contractapis_id;
+COMMIT;

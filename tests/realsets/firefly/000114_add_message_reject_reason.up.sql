@@ -1,0 +1,3 @@
+BEGIN;
+ALTER TABLE messages ADD COLUMN reject_reason TEXT DEFAULT '';
+COMMIT;

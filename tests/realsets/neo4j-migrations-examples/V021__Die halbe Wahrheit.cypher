@@ -1,0 +1,1 @@
+RETURN 42/2 AS `Die halbe Wahrheit`;

@@ -1,0 +1,1 @@
+// one underscore missing

@@ -1,0 +1,5 @@
+CREATE (agent:`007_1`) RETURN agent;
+UNWIND RANGE(1,6) AS i
+WITH i CREATE (n:OtherAgents {idx: '00' + i})
+RETURN n
+;
