@@ -99,9 +99,7 @@ class Done(NamedTuple):
 
 
 def run(settings: Settings, tool: str, source: Path | None) -> Done:
-    peer = next((p for p in registry.peers() if p.name == tool), None)
-    if peer is None:
-        raise UsageError(f"import: dbinit takes over from {', '.join(p.name for p in registry.peers())}")
+    peer = registry.peer(tool)
     folder = source or _where(peer, settings)
     conversion = move(peer, folder, settings.migrations)
     return Done(conversion, folder, settings.migrations, folder.absolute() == settings.migrations.absolute())

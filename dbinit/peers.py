@@ -4,6 +4,7 @@ dbinit's files (`dbinit import`, importing.py) and a reader of its history (`bas
 the refusal of a database it migrated that dbinit has not adopted). Declared here: what they are."""
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 if TYPE_CHECKING:
@@ -11,6 +12,14 @@ if TYPE_CHECKING:
 
     from .importing import Conversion
     from .migration import Migration
+
+
+def later(module: str, name: str) -> Callable[..., Any]:
+    """`module.name`, imported on its first call: a run's start loads no tool's conversion."""
+    def call(*args: Any) -> Any:
+        return getattr(import_module(module), name)(*args)
+
+    return call
 
 
 class PeerHistory(NamedTuple):

@@ -119,6 +119,11 @@ def peers() -> list[Peer]:
     return [p for d in databases() for p in d.peers]
 
 
+def peer(name: str) -> Peer:
+    """A tool by the name the command line takes (its parser offers only these)."""
+    return next(p for p in peers() if p.name == name)
+
+
 def names() -> list[str]:
     return [d.name for d in databases()]
 

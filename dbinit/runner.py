@@ -178,9 +178,9 @@ class Runner:
         self.drifts = drift.comparisons(backends)
         drift.announce(self.drifts, self.report)
 
-    def _checked(self, catalog: Catalog, backends: list[Backend]) -> list[Plan]:
-        """The plans of the databases that have files, refused as `migrate` would refuse them."""
-        plans = [plan for _, plan in self._plans(catalog, [b for b in backends if b.name in catalog.databases()])]
+    def _checked(self, pairs: list[tuple[Backend, Plan]]) -> list[Plan]:
+        """The plans (of the databases that have files), refused as `migrate` would refuse them."""
+        plans = [plan for _, plan in pairs]
         for plan in plans:
             plan.check(self.settings.out_of_order)
         return plans
@@ -190,8 +190,9 @@ class Runner:
         `schemas`, each schema against its record too (`drifts`)."""
         catalog = self._state(self._intact(self.catalog()))
         with self.connected(self.settings.configured()) as backends:
-            self._refuse_unadopted(catalog, self._plans(catalog, [b for b in backends if b.name in catalog.databases()]))
-            plans = self._checked(catalog, backends)
+            pairs = self._plans(catalog, [b for b in backends if b.name in catalog.databases()])
+            self._refuse_unadopted(catalog, pairs)
+            plans = self._checked(pairs)
             if schemas:
                 self._compare(backends)
         for plan in plans:
@@ -207,7 +208,8 @@ class Runner:
             pending: list[str] = []
 
             def up_to_date() -> bool | None:
-                pending[:] = [f"{p.db} {m.label}" for p in self._checked(catalog, backends) for m in p.pending]
+                pairs = self._plans(catalog, [b for b in backends if b.name in catalog.databases()])
+                pending[:] = [f"{p.db} {m.label}" for p in self._checked(pairs) for m in p.pending]
                 return None if pending else True
 
             def waiting(elapsed: float) -> None:
@@ -385,12 +387,14 @@ class Runner:
         if tool is not None:
             if to:
                 raise UsageError("baseline: --from takes the versions from the other tool's history; leave out --to")
-            peer = _peer(tool)
+            peer = registry.peer(tool)
             wanted: dict[str, str | None] = {peer.database: None}
         elif to:
             dbs = [db for db in catalog.databases() if db in self.settings.configured()] or self.settings.configured()
-            typed = {db: text.rpartition("=")[2] for text in to for db in targets.parse([text], dbs)}  # as given
-            wanted = dict(targets.parse(to, dbs))
+            wanted, typed = {}, {}  # the canonical versions, and each as given (for messages)
+            for text in to:
+                for db, version in targets.parse([text], dbs).items():
+                    wanted[db], typed[db] = version, text.rpartition("=")[2]
         else:
             raise UsageError("baseline: give --to [DATABASE=]VERSION, or --from TOOL to adopt what another tool applied")
         for db, target in wanted.items():
@@ -419,7 +423,7 @@ class Runner:
                 if chosen:  # the schema the database has is the one these migrations made
                     drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
                 else:
-                    log.info(db, "nothing to baseline")
+                    log.info(db, f"nothing to baseline up to {typed[db]}" if tool is None else "nothing to baseline")
 
     @staticmethod
     def _adopted(peer: Peer, backend: Backend, catalog: Catalog) -> list[Migration]:
@@ -516,13 +520,6 @@ def _script(plans: list[tuple[Backend, Plan]]) -> str:
         elif plan.pending:
             parts.append(f"{comment} (this database cannot show its statements)")
     return "\n".join(parts) + "\n"
-
-
-def _peer(name: str) -> Peer:
-    peers = {p.name: p for p in registry.peers()}
-    if name not in peers:
-        raise UsageError(f"--from {name}: dbinit takes over from {', '.join(peers)}")
-    return peers[name]
 
 
 def _reverting(command: str, work: list[tuple[Backend, list[Entry]]]) -> list[tuple[Backend, str]]:

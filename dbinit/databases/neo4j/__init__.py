@@ -4,22 +4,18 @@ indexes ONLINE before dbinit exits. Modules: settings, cypher (the splitter), ba
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ...migration import Migration
 from ...naming import DESCRIPTION, Dated
-from ...peers import Peer
+from ...peers import Peer, later
 from ...ports import Protocol
 from ...registry import Database, Flag, register
 from .settings import ENVIRONMENT, load
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from ...contract import Backend
     from ...errors import Problem
-    from ...importing import Conversion
-    from ...peers import PeerHistory
     from .settings import Neo4jSettings
 
 NAME = "neo4j"
@@ -54,18 +50,6 @@ def _fill(migration: Migration, values: Mapping[str, str]) -> Migration:
     return fill(migration, values, {"param": _param, "identifier": _identifier})
 
 
-def _convert(files: Mapping[str, str], today: date) -> Conversion:
-    from .neo4j_migrations import convert
-
-    return convert(files, today)
-
-
-def _history(backend: Any, migrations: list[Migration]) -> PeerHistory | None:
-    from .neo4j_migrations import read_history
-
-    return read_history(backend, migrations)
-
-
 def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
     from .backend import Neo4jBackend
 
@@ -91,5 +75,6 @@ register(Database(
     protocol=Protocol("Bolt (Neo4j)", b"\x60\x60\xb0\x17" + bytes([0, 4, 4, 5, 0, 0, 4, 4, 0, 0, 0, 4, 0, 0, 0, 3]),
                       lambda reply: len(reply) == 4 and reply[:2] == b"\x00\x00"),
     logger="neo4j",
-    peers=(Peer("neo4j-migrations", "neo4j-migrations", NAME, None, _convert, _history, extension=".cypher"),),
+    peers=(Peer("neo4j-migrations", "neo4j-migrations", NAME, None, later(f"{__name__}.neo4j_migrations", "convert"),
+                later(f"{__name__}.neo4j_migrations", "read_history"), extension=".cypher"),),
 ))

@@ -26,7 +26,8 @@ from .settings import Neo4jSettings
 
 
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
-            "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by, coalesce(m.baselined, false)]) AS rows")
+            "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by, "
+            "coalesce(m.baselined, false)]) AS rows")
 SCHEMA = "__DbinitSchema"  # the schema as recorded (drift), and who accepted it
 DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
 _UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"

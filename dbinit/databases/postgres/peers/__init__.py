@@ -2,17 +2,13 @@
 (golang_migrate, dbmate, flyway), loaded when a command needs one: not on every run's start."""
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any, Callable
 
-from ....peers import Peer, Variable
+from ....peers import Peer, Variable, later
 
 
 def _later(module: str, name: str) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        return getattr(import_module(f"{__name__}.{module}"), name)(*args)
-
-    return call
+    return later(f"{__name__}.{module}", name)
 
 
 PEERS = (
