@@ -152,13 +152,17 @@ def test_import_in_place_leaves_only_dbinit_s_files(tmp_path):
     assert done.stdout.split("look at:\n")[1].split("\n\n")[0] == "  000002_seed.up.go: not a .sql file; not imported"
 
 
-@pytest.mark.parametrize("case", ["a file of dbinit's there", "a file that does not convert"])
+@pytest.mark.parametrize("case", ["a file of dbinit's there", "a file that does not convert",
+                                  "a file it would overwrite, in place"])
 def test_import_refuses_and_writes_nothing(tmp_path, case):
     source, target = tmp_path / "peer", tmp_path / "migrations"
     source.mkdir()
     target.mkdir()
     (source / "000001_a.up.sql").write_text("SELECT 1;\n")
-    if case == "a file of dbinit's there":
+    if case == "a file it would overwrite, in place":  # a conversion by hand, half done
+        (source / "V000001-a-up.sql").write_text("SELECT 1; -- edited by hand\n")
+        target, expected, code = source, "V000001-a-up.sql exists already; nothing was written", 64
+    elif case == "a file of dbinit's there":
         (target / "V001-old-up.sql").write_text("SELECT 1;\n")
         expected, code = "holds PostgreSQL migration files already", 64
     else:
