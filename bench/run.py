@@ -6,7 +6,8 @@ with the number of migrations. Prints markdown and writes it to bench/RESULTS.md
     bench/run.sh --smoke              every section with tiny sets, 1 round, nothing written
 
 Sections: postgres (apply), neo4j (apply), idle (nothing pending), schema (the schema file against
-pg_dump, and what the drift check costs a run with nothing pending), wait (latency), growth.
+pg_dump, and what the drift check costs a run with nothing pending), wait (latency), growth, fleet
+(tenant schemas against the peers' loops).
 Peers come from bench/peers.sh. dbinit runs as in its image: without the `lint` extra (off).
 """
 from __future__ import annotations
@@ -451,10 +452,95 @@ def growth(ctx: Context) -> None:
 
 # ---------------------------------------------------------------- the run
 
+# ---------------------------------------------------------------- fleets
+
+FLEET_FILES = 20
+
+
+def fleet(ctx: Context) -> None:
+    """Tenant schemas × 20 files on one PostgreSQL (fsync on): dbinit's fleet against a serial loop of
+    each peer over the schemas, as their users write it (docs/guides/tenants.md), then again with
+    nothing pending. The peers' loop is a shell `for` over the schemas, the schema in the URL's
+    search_path, where each keeps its own history table."""
+    tenants, root = ctx.sizes["fleet"], ctx.work / "fleet"
+    s = PostgresSet(root, FLEET_FILES)
+    names = [f"tenant_{n:05d}" for n in range(1, tenants + 1)]
+    (root / "empty").mkdir()
+    floor_file = root / "floor.sql"
+    floor_file.write_text("".join(f"SET search_path = {n};\n" + s.commit_each.read_text() for n in names))
+    server = PostgresServer(options=DURABLE).start()
+    try:
+        dbs = PostgresDatabases(server)
+
+        def fresh() -> str:
+            db = dbs.fresh()
+            server.psql("".join(f"CREATE SCHEMA {n};" for n in names), dbname=db)
+            return db
+
+        def loop(db: str, command: str) -> list[str]:
+            """A shell loop over the schemas, `command` with $URL set to each one's."""
+            return ["bash", "-c", f'for s in {" ".join(names)}; do URL="{dbs.url(db)}?sslmode=disable&search_path=$s"; '
+                                  f'{command} >/dev/null || exit 1; done']
+
+        peers = {"dbmate up, a loop over the schemas": lambda db: loop(
+                     db, f'{PEERS / "dbmate"} --no-dump-schema --url "$URL" -d {s.dbmate / "db" / "migrations"} up'),
+                 "golang-migrate up, a loop over the schemas": lambda db: loop(
+                     db, f'{PEERS / "migrate"} -path {s.golang_migrate} -database "$URL" up')}
+
+        def mine(db: str, parallel: int, drift: str = "off") -> tuple[list[str], dict[str, str]]:
+            return dbinit("migrate"), env(POSTGRES_URL=dbs.url(db), DBINIT_MIGRATIONS=str(root / "empty"),
+                                          DBINIT_TENANTS=",".join(names), DBINIT_TENANT_MIGRATIONS=str(s.dbinit / "postgres"),
+                                          DBINIT_PARALLEL=str(parallel), DBINIT_TENANT_DRIFT=drift)
+
+        def fresh_contender(name: str, made, note: str = "") -> Contender:
+            def prepare():
+                db = fresh()
+                command, run_env = made(db)
+                return lambda: run_process(command, run_env), lambda: dbs.drop(db)
+            return Contender(name, prepare, note)
+
+        floor = "psql, one session, a commit a file"
+        contenders = [
+            fresh_contender(floor, lambda db: (dbs.psql(db, "-f", str(floor_file)), env(PGPASSWORD=server.password)),
+                            "the server's own work"),
+            *(fresh_contender(f"dbinit migrate, DBINIT_PARALLEL={p}", lambda db, p=p: mine(db, p)) for p in (2, 4, 8)),
+            fresh_contender("dbinit migrate, DBINIT_PARALLEL=4, each tenant's schema recorded",
+                            lambda db: mine(db, 4, "warn"), "DBINIT_TENANT_DRIFT=warn"),
+            *(fresh_contender(name, lambda db, c=c: (c(db), env(PGPASSWORD=server.password))) for name, c in peers.items()),
+        ]
+        ctx.log(f"fleet: {tenants} schemas × {FLEET_FILES} files")
+        results = play(contenders, ctx.rounds, ctx.log)
+        ctx.record(results, "fleet apply")
+        best = min((r for r in results.values() if r.name.startswith("dbinit")), key=lambda r: r.median)
+        fastest_loop = min((results[name] for name in peers), key=lambda r: r.median)
+        ctx.out(f"## A fleet: {tenants} tenant schemas × {FLEET_FILES} migrations (table, row, index), fsync on", "",
+                *table(results, floor), "",
+                goal(f"{best.name} against {fastest_loop.name}", best.median / fastest_loop.median, 0.33), "")
+
+        ctx.log("fleet: nothing pending")
+        kept = {}
+        for name, made in [("dbinit migrate, DBINIT_PARALLEL=8", lambda db: mine(db, 8)),
+                           *((n, lambda db, c=c: (c(db), env(PGPASSWORD=server.password))) for n, c in peers.items())]:
+            db = fresh()
+            command, run_env = made(db)
+            run_process(command, run_env)  # applied once; the measured runs find nothing pending
+            kept[name] = Contender(name, lambda command=command, run_env=run_env: same_target(
+                lambda: run_process(command, run_env)))
+        idle_results = play(list(kept.values()), ctx.rounds, ctx.log)
+        ctx.record(idle_results, "fleet, nothing pending")
+        mine_idle = idle_results["dbinit migrate, DBINIT_PARALLEL=8"]
+        ctx.out(f"### The same {tenants} tenants with nothing pending", "",
+                *table(idle_results, "dbinit migrate, DBINIT_PARALLEL=8"), "",
+                goal(f"dbinit, {tenants} tenants with nothing pending", mine_idle.median, 2.0, " s"), "")
+    finally:
+        server.remove()
+
+
 SECTIONS = {"postgres": postgres_apply, "neo4j": neo4j_apply, "idle": idle, "schema": schema_file, "wait": wait_latency,
-            "growth": growth}
-FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "schema": [1000, 5000], "growth": [10, 100, 1000, 10000]}
-SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4]}
+            "growth": growth, "fleet": fleet}
+FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "schema": [1000, 5000], "growth": [10, 100, 1000, 10000],
+        "fleet": 1000}
+SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4], "fleet": 5}
 
 
 def machine() -> str:

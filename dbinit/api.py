@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from . import registry, schema_commands
+from .errors import ConfigError
 from .history import Applied, State
 from .plan import Plan
 from .runner import Runner
@@ -81,7 +82,11 @@ def _settings(call: str, migrations: str | Path, settings: Settings | None, from
             if targets.get(keyword) is not None:
                 variables[variable] = text(targets[keyword])
     urls = {name: value for name, value in targets.items() if known[name] is None}
-    return load(variables, migrations=str(migrations), **urls, **flags)
+    loaded = load(variables, migrations=str(migrations), **urls, **flags)
+    if loaded.fleet is not None:  # never a run of the shared part alone that looks like the whole fleet's
+        raise ConfigError(f"{call}(): a fleet's tenants (DBINIT_TENANTS, DBINIT_TENANTS_QUERY, DBINIT_TENANTS_FROM) "
+                          "are migrated by the command line (dbinit migrate); the Python API runs one target")
+    return loaded
 
 
 def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) -> Result:

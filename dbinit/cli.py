@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import os
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .importing import Done
     from .plan import Plan
     from .report import RunReport
+    from .settings import Settings
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair",
             "create", "drop", "schema", "accept", "import")
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--lock-timeout", metavar="SECONDS", help="seconds to wait for the migration lock (DBINIT_LOCK_TIMEOUT)")
     common.add_argument("--log-format", choices=("text", "json"), help="one line an event, or one JSON object "
                         "a line (DBINIT_LOG_FORMAT)")
+    common.add_argument("--tenant", metavar="NAME", help="one tenant of a fleet (DBINIT_TENANT)")
+    common.add_argument("--parallel", metavar="N", help="how many tenants of a fleet migrate at once (DBINIT_PARALLEL)")
     common.add_argument("--env-file", metavar="PATH",
                         help="variables to read (default: .env in the working directory, when there is one); "
                              "the environment wins")
@@ -300,12 +304,17 @@ def run(argv: list[str], report: RunReport) -> int:
     settings = load(migrations=args.migrations, schema_dir=getattr(args, "schema_dir", None),
                     wait_timeout=args.wait_timeout, lock_timeout=args.lock_timeout,
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
-                    create_database=getattr(args, "create_database", None),
+                    create_database=getattr(args, "create_database", None), tenant=args.tenant, parallel=args.parallel,
                     placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
     if loaded:
         log.info("dbinit", f"read {', '.join(loaded)} from {env_file}")
+    if settings.fleet is not None and args.command in _FLEET:
+        return _fleet(args, settings, report)
+    if settings.fleet is not None and settings.fleet.only is not None:
+        raise UsageError(f"dbinit {args.command} addresses the shared part, not a tenant: leave out --tenant "
+                         "(DBINIT_TENANT)")
     runner = Runner(settings, report)
     if args.command == "migrate":
         if args.script and not args.dry_run:
@@ -364,6 +373,65 @@ def run(argv: list[str], report: RunReport) -> int:
             print(path)
     elif args.command == "accept":
         schema_commands.accept(runner, args.reason, args.by, args.databases)
+    return 0
+
+
+# What a fleet run does over the shared part and its tenants; the others address the shared part alone.
+_FLEET = ("migrate", "wait", "check", "status", "down", "rollback", "hash", "baseline", "repair", "validate", "accept")
+
+
+def _fleet(args: argparse.Namespace, settings: Settings, report: RunReport) -> int:
+    from . import drift, schema_commands
+    from .fleet import FleetRunner
+
+    fleet = FleetRunner(settings, report)
+    if args.command == "migrate":
+        if args.script:
+            raise UsageError("--script shows one target's statements: without the tenant settings for the shared "
+                             "part, or with DBINIT_TENANT_MIGRATIONS as --migrations for a tenant's")
+        fleet.migrate(dry_run=args.dry_run, post_deploy=args.post_deploy, to=args.to)
+    elif args.command == "wait":
+        fleet.wait_migrated() if args.migrated else fleet.offline.wait()
+    elif args.command in ("check", "status"):
+        plans = fleet.check(schemas=args.drift) if args.command == "check" else fleet.status()
+        outcomes = [fleet.outcomes[t] for t in sorted(fleet.outcomes)]
+        if args.format == "json":
+            document = status_document(plans, args.command, fleet.shared.drifts)
+            document["tenants"] = {o.tenant: {"state": o.state, "pending": o.pending,
+                                              "databases": status_document(o.plans, args.command, o.drifts)["databases"]}
+                                   for o in outcomes}
+            document["up_to_date"] = document["up_to_date"] and all(not o.pending for o in outcomes)
+            print(json.dumps(document, indent=2))
+        elif args.command == "status":
+            print(_status_table(plans) + "".join(f"\n{c.db} schema: {c.says()}" for c in fleet.shared.drifts) + "".join(
+                f"\ntenant {o.tenant}: {o.state}" + (f" ({', '.join(o.pending)})" if o.pending else "")
+                + "".join(f"; {c.db} schema: {c.says()}" for c in o.drifts if c.drifted) for o in outcomes)
+                + ("".join(f"\n\ntenant {o.tenant}:\n{_status_table(o.plans)}" for o in outcomes)
+                   if settings.fleet and settings.fleet.only else ""))
+        pending = [f"{p.db} {m.label}" for p in plans for m in p.pending] + [
+            f"tenant {o.tenant} {', '.join(o.pending)}" for o in outcomes if o.pending]
+        if args.command == "check":
+            drift.refuse([*fleet.shared.drifts, *(dataclasses.replace(c, db=f"tenant {o.tenant} {c.db}")
+                                                  for o in outcomes for c in o.drifts)],
+                         "put the change in a migration, or accept it: dbinit accept --reason \"…\"")
+        if args.command == "check" and pending:
+            raise Pending(f"pending: {'; '.join(pending[:20])}" + (" …" if len(pending) > 20 else ""))
+    elif args.command == "validate":
+        fleet.validate(servers=args.servers)
+    elif args.command == "hash":
+        for path in fleet.hash():
+            print(path)
+    elif args.command == "down":
+        fleet.every("down", lambda runner: runner.down(args.to), shared=False)
+    elif args.command == "baseline":
+        fleet.every("baseline", lambda runner: runner.baseline(args.to, args.tool), shared=False)
+    elif args.command == "rollback":
+        fleet.every("rollback", lambda runner: runner.rollback())
+    elif args.command == "repair":
+        fleet.every("repair", lambda runner: runner.repair())
+    elif args.command == "accept":
+        fleet.every("accept", lambda runner: schema_commands.accept(
+            runner, args.reason, args.by, args.databases if runner is fleet.shared else None))
     return 0
 
 

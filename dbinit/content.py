@@ -17,6 +17,11 @@ class Report:
     lint_skipped: bool = False  # a database's lint tool is not installed
 
 
+# The findings of each set of files as written (by path and checksum): a fleet's tenants share their
+# pending files, and the lint's tool is started once for them, not once a tenant.
+_linted: dict[tuple[str, tuple[tuple[str, str], ...]], list[Problem] | None] = {}
+
+
 def check(migrations: list[Migration], downs: bool = True, lint: str = "off",
           placeholders: Mapping[str, str] | None = None) -> Report:
     """Parse every file (and, for validate, every down file, its placeholders filled from
@@ -43,7 +48,10 @@ def check(migrations: list[Migration], downs: bool = True, lint: str = "off",
             mine = [m for m in migrations if m.db == database.name]
             if database.lint is None or not mine:
                 continue
-            findings = database.lint(mine)
+            key = (database.name, tuple((str(m.path), m.checksum) for m in mine))
+            if key not in _linted:
+                _linted[key] = database.lint(mine)
+            findings = _linted[key]
             if findings is None:
                 report.lint_skipped = True
             elif lint == "error":

@@ -50,6 +50,13 @@ class Drifted(DbinitError):
     exit_code = 4
 
 
+class TenantsFailed(DbinitError):
+    """A fleet run in which some tenants failed (or were not attempted after too many failures);
+    the others finished. Each tenant's outcome is in the run report."""
+
+    exit_code = 5
+
+
 class InvalidMigrations(DbinitError):
     """Bad names, duplicates, syntax, changed checksums, out-of-order files."""
 

@@ -37,7 +37,7 @@ class Lease:
         self.name, self.renew, self.lease_s = name, renew, lease_s
         self.lost: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"{name}-lease", daemon=True)
+        self._thread = log.thread(self._run, name=f"{name}-lease")
         self._thread.start()
 
     def _run(self) -> None:

@@ -9,12 +9,18 @@ import json
 import logging
 import re
 import sys
+import contextvars
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
 
 logger = logging.getLogger("dbinit")
 _format = "text"
 _secrets: set[str] = set()
 _known: re.Pattern[str] | None = None
+# What every event of this thread is about (a fleet's tenant); threads started by `thread` carry it.
+_scope: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("scope", default={})
 MASK = "******"
 # A value shorter than this is not masked as a word: "1", "on" or "p" masked would rewrite every
 # line where such a word stands, and the gaps would spell the secret.
@@ -51,11 +57,12 @@ class _Line(logging.Formatter):
         now = datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         level = "WARN" if record.levelno == logging.WARNING else record.levelname
         source = getattr(record, "source", "dbinit")
+        scope = getattr(record, "scope", {})
         if _format == "json":
-            line = {"time": now, "level": level, "source": source, "message": record.getMessage()}
+            line = {"time": now, "level": level, "source": source, "message": record.getMessage(), **scope}
             line.update(getattr(record, "fields", {}))
             return json.dumps(line, default=str)
-        return f"{now} {level} {source}: {record.getMessage()}"
+        return f"{now} {level} {source}{''.join(f'[{v}]' for v in scope.values())}: {record.getMessage()}"
 
 
 def install() -> None:
@@ -78,11 +85,43 @@ def silence(*names: str) -> None:
         driver.propagate = False
 
 
+@contextmanager
+def scoped(**fields: str) -> Iterator[None]:
+    """Every event of this thread inside is about `fields` (`tenant="acme"`: `postgres[acme]: …`, or
+    a field of the JSON line)."""
+    token = _scope.set({**_scope.get(), **fields})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+class Once:
+    """What runs sharing it (a fleet's tenants, in threads of their own) have said: each line once."""
+
+    def __init__(self) -> None:
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+
+    def first(self, line: str) -> bool:
+        """True the first time `line` is given."""
+        with self._lock:
+            fresh = line not in self._said
+            self._said.add(line)
+            return fresh
+
+
+def thread(target: Callable[..., Any], *args: Any, name: str) -> threading.Thread:
+    """A daemon thread whose events are about what its starter's are (`scoped`)."""
+    return threading.Thread(target=contextvars.copy_context().run, args=(target, *args), name=name, daemon=True)
+
+
 def event(level: int, source: str, message: str, **fields: object) -> None:
     if not logger.isEnabledFor(level):
         return
     fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
-    logger.log(level, "%s", redact(message), extra={"source": source, "fields": fields})
+    logger.log(level, "%s", redact(message),
+               extra={"source": source, "fields": fields, "scope": _scope.get()})
 
 
 def info(source: str, message: str, **fields: object) -> None:

@@ -53,6 +53,10 @@ def fill(migration: Migration, values: Mapping[str, str], forms: Mapping[str, Fo
     return replace(migration, text=text, checksum=checksum, parameters=tuple(sorted(parameters.items())))
 
 
+class Public(str):
+    """A value that is no secret (a fleet's tenant name): filled in, never masked."""
+
+
 def checksummed(migration: Migration) -> bool:
     """A repeatable file whose checksum covers the values it uses: its state needs them."""
     return migration.repeatable and CHECKSUMMED.search("\n".join(migration.text.split("\n", 2)[:2])) is not None
@@ -95,7 +99,7 @@ def substitute(text: str, values: Mapping[str, str], forms: Mapping[str, Form], 
                                     f":{form} (its forms: {kinds})", line))
             continue
         rendered, params = render(name, value)
-        if not params and len(value) >= SHORTEST_SECRET:
+        if not params and len(value) >= SHORTEST_SECRET and not isinstance(value, Public):
             log.add_secret(rendered)  # quoted for its language, the value is a secret still
         out.append(rendered)
         parameters.update(params)

@@ -30,7 +30,7 @@ class Monitor:
         with self._wake:
             self._current = (label, time.monotonic(), describe)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=f"{self.source}-progress", daemon=True)
+                self._thread = log.thread(self._run, name=f"{self.source}-progress")
                 self._thread.start()
             self._wake.notify()
         try:

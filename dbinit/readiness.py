@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import queue
-import threading
 import time
 
 from typing import Callable
@@ -86,7 +85,7 @@ def wait(backends: list[Backend], timeout: float, ready: Ready = lambda db, seco
     deadline = time.monotonic() + timeout
     results: queue.Queue[tuple[Backend, Exception | None]] = queue.Queue()
     for backend in backends:
-        threading.Thread(target=_probe, args=(backend, deadline, results, ready, create), name=f"wait-{backend.name}", daemon=True).start()
+        log.thread(_probe, backend, deadline, results, ready, create, name=f"wait-{backend.name}").start()
     failures: list[str] = []
     for _ in backends:
         backend, error = results.get()

@@ -11,7 +11,7 @@ How to add a database (golang-migrate's driver checklist, for dbinit):
 2. A backend (a `dbinit.contract.Backend`): connect, history, prepare, a lock (or a lease with
    renew and holds, every write fenced in the database), apply, record, set_checksum, forget; the
    capabilities it has (precheck, revert and kept_downs, script, backup, describe, finish, inspect) as in
-   dbinit.contract.
+   dbinit.contract; where it can keep a fleet's tenants, a `Tenancy` (dbinit/fleet.py).
 3. Import the package in dbinit/databases/__init__.py, at its place in the apply order.
 4. Add it to report.schema.json's list of databases (a test compares the two), a server to
    tests/servers.py and its target to tests/targets.py: the contract and conformance suites run
@@ -20,7 +20,7 @@ How to add a database (golang-migrate's driver checklist, for dbinit):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 from .errors import Problem
 from .migration import INIT_VERSION, REPEATABLE, Migration
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .peers import Peer
     from .contract import Backend
     from .environment import Env, Variable
+    from .history import Applied
     from .ports import Protocol
 
 
@@ -49,6 +50,17 @@ def _plain(migration: Migration, values: Mapping[str, str]) -> Migration:
     from .placeholders import fill
 
     return fill(migration, values, {})
+
+
+class Tenancy(NamedTuple):
+    """How a database keeps a fleet's tenants (dbinit/fleet.py): each tenant a run of one target."""
+
+    kinds: tuple[str, ...]  # what a tenant can be (DBINIT_TENANT_KIND), the first by default
+    settings: Callable[[Any, str, str], Any]  # (its settings, kind, tenant) → the tenant's run's; ConfigError
+    shared: Callable[[Any, str, list[str]], Any]  # (its settings, kind, tenants) → the shared part's run's
+    listed: Callable[[Backend, str], list[str]]  # a query's first column (DBINIT_TENANTS_QUERY)
+    # (a session on the configured database, kind, tenants) → the histories it can read at once.
+    histories: Callable[[Backend, str, list[str]], dict[str, list[Applied]]]
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,7 @@ class Database:
     protocol: Protocol | None = None
     logger: str = ""  # its client library's logger, silenced on the command line
     peers: tuple[Peer, ...] = ()  # other tools whose folders and histories become its own (`dbinit import`)
+    tenancy: Tenancy | None = None  # a fleet's tenants (schemas, databases), where it has them
 
     @property
     def extension(self) -> str:

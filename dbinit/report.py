@@ -17,7 +17,7 @@ from .version import VERSION
 
 MEANINGS = {
     0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending",
-    4: "a schema drifted from the one recorded", 64: "bad command line",
+    4: "a schema drifted from the one recorded", 5: "some tenants failed; the others finished", 64: "bad command line",
     65: "bad migration files", 69: "a database was not ready", 75: "the migration lock was not had",
     77: "authentication or permission refused", 78: "configuration error", 130: "stopped by SIGINT",
     143: "stopped by SIGTERM",
@@ -39,6 +39,7 @@ class RunReport:
     command: str = "migrate"
     started: datetime = field(default_factory=_now)
     databases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tenants: dict[str, dict[str, Any]] | None = None  # a fleet run's: each tenant's outcome
     # Where to write at exit: from the settings once loaded (a run that fails loading them reads the
     # two variables itself).
     path: Path | None = None
@@ -68,6 +69,11 @@ class RunReport:
     def drift(self, db: str, comparison: dict[str, Any]) -> None:
         self._db(db)["drift"] = comparison
 
+    def tenant(self, name: str, outcome: dict[str, Any]) -> None:
+        if self.tenants is None:
+            self.tenants = {}
+        self.tenants[name] = outcome
+
     def pending(self, db: str, migrations: list[Migration], deferred: list[Migration]) -> None:
         self._db(db)["pending"] = [m.label for m in migrations]
         self._db(db)["deferred"] = [m.label for m in deferred]
@@ -80,7 +86,8 @@ class RunReport:
             entry["pending"] = [p for p in entry["pending"] if p not in done]
         return {"dbinit_version": VERSION, "command": self.command, "exit_code": exit_code,
                 "meaning": MEANINGS.get(exit_code, "failed"), "started_at": self.started.isoformat(),
-                "ended_at": _now().isoformat(), "databases": self.databases, "error": _error(error)}
+                "ended_at": _now().isoformat(), "databases": self.databases, "tenants": self.tenants,
+                "error": None if error is None else error_detail(error)}
 
     def write(self, path: Path, exit_code: int, error: BaseException | None) -> None:
         text = json.dumps(self.document(exit_code, error), indent=2, default=str) + "\n"
@@ -94,9 +101,9 @@ class RunReport:
         return text.encode()[:TERMINATION_LOG_LIMIT].decode(errors="ignore")
 
 
-def _error(error: BaseException | None) -> dict[str, Any] | None:
-    if error is None:
-        return None
+def error_detail(error: BaseException) -> dict[str, Any]:
+    """An error as the run report gives it: its type and message, and the file, line and SQLSTATE
+    (or other code) where it has them."""
     detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
     if isinstance(error, DbinitError):
         detail["database"] = None if error.source == "dbinit" else error.source

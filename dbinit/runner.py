@@ -23,9 +23,14 @@ from .settings import Settings
 
 
 class Runner:
-    def __init__(self, settings: Settings, report: RunReport | None = None):
+    def __init__(self, settings: Settings, report: RunReport | None = None, announce: bool = True,
+                 said: log.Once | None = None):
         self.settings = settings
         self.report = report or RunReport()
+        # Runs of many targets (a fleet's tenants) share `said`: a file's finding is said once, and
+        # which databases they wait for is said by the fleet (`announce`).
+        self.announce = announce
+        self.said = said or log.Once()
         self.drifts: list[Comparison] = []  # what status, and check --drift, found of each schema
 
     def files(self) -> Catalog:
@@ -53,7 +58,7 @@ class Runner:
     def connected(self, dbs: list[str], create: bool | None = None) -> Iterator[list[Backend]]:
         """Backends for `dbs`, each answering real queries, closed afterwards; `create` (by default
         DBINIT_CREATE_DATABASE): a missing database is made first."""
-        for database in registry.databases():
+        for database in registry.databases() if self.announce else []:
             if database.name in dbs:
                 log.info(database.name, f"waiting for {self.settings.of(database.name).display()}")
             elif database.name not in self.settings.configured():
@@ -147,11 +152,12 @@ class Runner:
         return report
 
     def _log_findings(self, source: str, report: content.Report) -> None:
-        for w in report.warnings:
-            log.warn(source, str(w))
-        if report.lint_skipped:
-            log.info(source, "the lint of blocking DDL was skipped: squawk is not installed "
-                     "(pip install 'dbinit[lint]'; DBINIT_LINT=off to silence this)")
+        skipped = ("the lint of blocking DDL was skipped: squawk is not installed (pip install 'dbinit[lint]'; "
+                   "DBINIT_LINT=off to silence this)")
+        for level, line in [*((log.warn, str(w)) for w in report.warnings),
+                            *([(log.info, skipped)] if report.lint_skipped else [])]:
+            if self.said.first(line):
+                level(source, line)
 
     @staticmethod
     def _plans(catalog: Catalog, backends: list[Backend], post_deploy: bool = False,
@@ -308,7 +314,8 @@ class Runner:
         after, keeping what had drifted `before`."""
         done: list[Applied] = []
         already = len(plan.of(State.APPLIED))
-        changing = [(backend, drift.what("migrate", [m.label for m in plan.pending]))] if plan.pending else []
+        changing = self._recording([(backend, drift.what("migrate", [m.label for m in plan.pending]))]
+                                   if plan.pending else [])
         with Monitor(backend.name, self.settings.progress_interval) as monitor, \
                 drift.recorded(changing, {backend.name: before} if before else {}):
             if plan.pending:
@@ -363,7 +370,7 @@ class Runner:
                     targets.among(b.name, wanted[b.name], {e.version: e.label for e in plan.entries
                                                            if versioned(e.version)}, "the files or the history")
             work = [(b, to_revert(plan, wanted[b.name])) for b, plan in plans]
-            with drift.recorded(_reverting("down", work), self._before([b for b, entries in work if entries])):
+            with drift.recorded(self._recording(_reverting("down", work)), self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
 
     def rollback(self) -> None:
@@ -372,8 +379,13 @@ class Runner:
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
             work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
-            with drift.recorded(_reverting("rollback", work), self._before([b for b, entries in work if entries])):
+            with drift.recorded(self._recording(_reverting("rollback", work)), self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
+
+    def _recording(self, changing: list[tuple[Backend, str]]) -> list[tuple[Backend, str]]:
+        """The schemas work changes, to be recorded after it: none with DBINIT_DRIFT=off (a drift
+        neither checked nor recorded; describing a schema costs more than applying a small file)."""
+        return [] if self.settings.drift == "off" else changing
 
     def _before(self, backends: list[Backend]) -> dict[str, Comparison]:
         """Each schema against its record before reverting, so that a drift outlives the revert's record."""
@@ -420,10 +432,10 @@ class Runner:
                 for m in [m for m in chosen if m.version not in known]:
                     backend.record(Applied(m.version, m.description, m.script, m.checksum, now, 0, True, baselined=True))
                     log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
-                if chosen:  # the schema the database has is the one these migrations made
-                    drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
-                else:
+                if not chosen:
                     log.info(db, f"nothing to baseline up to {typed[db]}" if tool is None else "nothing to baseline")
+                elif self._recording([(backend, "baseline")]):  # the schema it has is these migrations'
+                    drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
 
     @staticmethod
     def _adopted(peer: Peer, backend: Backend, catalog: Catalog) -> list[Migration]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import log, placeholders, registry
+from . import log, placeholders, registry, tenants
 from .environment import Env, Variable, unknown
 from .errors import ConfigError, UsageError
 
@@ -18,7 +18,8 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENVIRONMENT = (
     Variable("DBINIT_MIGRATIONS", "migrations", "the migrations directory (`/migrations` in the image)"),
     Variable("DBINIT_ALLOW_EMPTY", "false", "`true`: a migrations directory with no files is expected (else exit 65: "
-             "a volume mounted at another path)"),
+             "a volume mounted at another path), and a tenants' query with no row (else 78: a query that matches "
+             "nothing)"),
     Variable("DBINIT_INIT_DIR", "", "the baseline scripts' directory; unset: `init/` beside the migrations"),
     Variable("DBINIT_WAIT_TIMEOUT", "60", "seconds to wait for the databases to answer (then exit 69)"),
     Variable("DBINIT_LOCK_TIMEOUT", "300", "seconds to wait for the migration lock (then exit 75, naming its holder)"),
@@ -39,7 +40,8 @@ ENVIRONMENT = (
     Variable("DBINIT_CREATE_DATABASE", "false", "`true`: make a database the server has not got while waiting, "
              "as `dbinit create` does"),
     Variable("DBINIT_DRIFT", "warn", "what `migrate` does when a schema drifted from the one recorded, before it "
-             "applies anything: `off`, `warn` (log and report it) or `fail` (exit 4, nothing applied)"),
+             "applies anything: `off` (neither checked nor recorded after a run), `warn` (log and report it) or `fail` "
+             "(exit 4, nothing applied)"),
     Variable("DBINIT_SCHEMA_DIR", "", "where `dbinit schema` writes the schema files (and `--check` reads them); "
              "unset: `schema/` beside the migrations"),
     Variable("DBINIT_SCHEMA_ON_MIGRATE", "false", "`true`: `migrate` writes the schema files after every "
@@ -75,6 +77,7 @@ class Settings:
     peer_history: str = "refuse"  # DBINIT_PEER_HISTORY: refuse, ignore: another tool's history and none of dbinit's
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
+    fleet: tenants.Fleet | None = None  # DBINIT_TENANTS…: the files of a fleet's tenants, beside the shared ones
 
     def configured(self) -> list[str]:
         return list(self.databases)
@@ -86,7 +89,7 @@ class Settings:
 
 def variables() -> list[Variable]:
     """Every variable dbinit reads: each database's, in the order of applying, then dbinit's own."""
-    return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT]
+    return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT, *tenants.ENVIRONMENT]
 
 
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -105,6 +108,11 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
     databases = {d.name: s for d in registry.databases() if (s := d.load_settings(e, flags)) is not None}
     values = {**placeholders.from_environment(e.env), **_given(flags.get("placeholders") or {})}
     placeholders.register(values)
+    kinds = tuple(dict.fromkeys(k for d in registry.databases() if d.tenancy for k in d.tenancy.kinds))
+    fleet = tenants.load(e, flags, migrations, kinds)
+    if fleet is not None and tenants.PLACEHOLDER in values:
+        raise ConfigError(f"${{{tenants.PLACEHOLDER}}} is each tenant's name in a fleet run: it takes no value of "
+                          f"its own ({placeholders.PREFIX}{tenants.PLACEHOLDER.upper()} or --placeholder)")
     return Settings(
         databases=databases,
         migrations=migrations,
@@ -128,6 +136,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         peer_history=e.choice("DBINIT_PEER_HISTORY", "refuse", ("refuse", "ignore")),
         create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
+        fleet=fleet,
     )
 
 

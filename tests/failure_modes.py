@@ -31,6 +31,9 @@ WAIT_TESTS = "tests/test_wait.py::"
 ADOPTION = "tests/test_moving_in.py::test_a_database_another_tool_migrated_is_refused_before_anything_runs"
 TLS_TESTS = "tests/test_tls.py::"
 NO_CLUSTER = "Neo4j Community, the edition dbinit is tested on, has no cluster"
+FLEET = "tests/test_fleet.py::"
+TENANTS_ARE_POSTGRES = ("a fleet's tenants are PostgreSQL schemas or databases (Neo4j Community has one database; "
+                        "Redis Cluster has one): its Neo4j and Redis files are the shared part's")
 
 # mode → database → cell, in the order of the documentation.
 MODES: dict[str, dict[str, Cell | Never]] = {
@@ -192,6 +195,18 @@ MODES: dict[str, dict[str, Cell | Never]] = {
         "neo4j": Cell(78, AT_ONCE, "dbinit baseline --from neo4j-migrations", ADOPTION),
         "redis": Never("no Redis migration tool keeps a history in the server that dbinit could take over: a set of "
                        "redis-cli scripts had none, so dbinit baseline --to redis=VERSION adopts it"),
+    },
+    "a fleet's tenants' query that names no tenant": {
+        "postgres": Cell(78, AT_ONCE, "DBINIT_TENANTS_QUERY names no tenant", FLEET + "test_a_fleet_names_at_least_one_tenant"),
+        "neo4j": Never(TENANTS_ARE_POSTGRES),
+        "redis": Never(TENANTS_ARE_POSTGRES),
+    },
+    "a fleet's tenants' files in another database's language": {
+        "postgres": Never("its schemas and databases are the tenants: its files are theirs"),
+        "neo4j": Cell(78, AT_ONCE, "a fleet's tenants are PostgreSQL schemas, so their files are PostgreSQL's alone",
+                      FLEET + "test_files_of_another_database_among_the_tenants_files_are_refused"),
+        "redis": Cell(78, AT_ONCE, "a fleet's tenants are PostgreSQL schemas, so their files are PostgreSQL's alone",
+                      FLEET + "test_files_of_another_database_among_the_tenants_files_are_refused"),
     },
     "another database's URL scheme": {
         "postgres": Cell(78, AT_ONCE, "POSTGRES_URL must start with postgresql://"),

@@ -123,3 +123,10 @@ def test_the_whole_package_passes_mypy_strict():
                              "dbinit"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_fleet_s_settings_are_refused_rather_than_running_the_shared_part_alone(pg, migrations):
+    migrations.write("V001-registry-up.sql", "CREATE TABLE tenants (name text);\n")
+    with pytest.raises(dbinit.ConfigError, match="the Python API runs one target"):
+        dbinit.migrate(migrations.path, postgres_url=pg.url, env={"DBINIT_TENANTS": "acme"})
+    assert pg.sql("SELECT to_regclass('tenants') IS NULL") == "t"

@@ -185,13 +185,22 @@ def test_a_kubernetes_example_passes_the_kubernetes_schema(b):
 
 
 def test_the_helm_example_renders_with_the_chart_into_valid_kubernetes_objects(tmp_path):
-    rendered = render(tmp_path, yaml.safe_load(block("values.yaml").text), chart=application_chart(tmp_path))
+    rendered = render(tmp_path, yaml.safe_load(block("values.yaml", "docs/guides/kubernetes.md").text),
+                      chart=application_chart(tmp_path))
     deployment = next(d for d in rendered if d["kind"] == "Deployment")
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert init["image"] == "registry.example/dbinit:0.2.0" and init["args"] == ["wait", "--migrated"]
     job = next(d for d in rendered if d["kind"] == "Job")
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["POSTGRES_HOST"] == "postgres" and env["NEO4J_URI"] == "bolt://neo4j:7687"
+
+
+def test_the_tenants_guide_s_values_make_indexed_hook_jobs_over_the_shares(tmp_path):
+    rendered = render(tmp_path, yaml.safe_load(block("values.yaml", "docs/guides/tenants.md").text))
+    job = next(d for d in rendered if d["kind"] == "Job")
+    assert (job["spec"]["completionMode"], job["spec"]["completions"]) == ("Indexed", 4)
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DBINIT_SHARDS"] == "4" and env["DBINIT_TENANTS_QUERY"].startswith("SELECT schema_name")
 
 
 def test_the_quick_starts_kubectl_lines_make_what_the_deployment_mounts():

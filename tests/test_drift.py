@@ -293,12 +293,15 @@ def test_with_drift_fail_migrate_applies_nothing(target, migrations):
     assert target.count(2) == 0 and target.history() == history
 
 
-def test_with_drift_off_migrate_does_not_look(target, migrations):
+def test_with_drift_off_migrate_neither_looks_nor_records(target, migrations):
     path = _case(target, migrations)
     _hand_change(target)
+    _, before = drift_of(target.env, path)
     migrations.write(target.name(2, "more"), target.counting(2))
     result = run_dbinit("migrate", "--migrations", str(path), DBINIT_DRIFT="off", **target.env)
     assert result.returncode == 0 and "drift" not in result.stderr and target.count(2) == 1
+    _, after = drift_of(target.env, path)
+    assert (after["recorded_at"], after["reason"]) == (before["recorded_at"], before["reason"])  # no record made
 
 
 def test_with_nothing_pending_migrate_never_reads_the_schema(target, migrations):

@@ -121,3 +121,22 @@ def test_the_chart_s_list_of_variables_is_the_one_dbinit_reads():
     assert set(names) == {n for n in declared if "<" not in n}
     assert schema["properties"]["credentials"]["properties"]["keys"]["propertyNames"] == \
         schema["properties"]["env"]["propertyNames"]
+
+
+def test_a_fleet_s_hook_jobs_are_indexed_over_its_shares_with_the_tenants_files_mounted(tmp_path):
+    docs = render(tmp_path, {"job": {"shards": 4}, "env": {"DBINIT_TENANTS_QUERY": "SELECT name FROM tenants"},
+                             "migrations": {"files": {"V001-registry-up.sql": "CREATE TABLE tenants (name text);"},
+                                            "tenantFiles": {"V001-items-up.sql": "CREATE TABLE items (id int);"}}})
+    jobs = [d for d in docs if d["kind"] == "Job"]
+    assert len(jobs) == 3
+    for job in jobs:
+        spec = job["spec"]
+        assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 4, 4)
+        container = spec["template"]["spec"]["containers"][0]
+        assert {"name": "DBINIT_SHARDS", "value": "4"} in container["env"]
+        assert {"name": "dbinit-tenant-migrations", "mountPath": "/tenant-migrations", "readOnly": True} in \
+            container["volumeMounts"]
+    maps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
+    assert maps["shop-dbinit-tenant-migrations"] == {"V001-items-up.sql": "CREATE TABLE items (id int);"}
+    one = render(tmp_path, {})
+    assert all("completionMode" not in d["spec"] for d in one if d["kind"] == "Job")

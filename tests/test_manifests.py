@@ -31,3 +31,11 @@ def test_the_argo_cd_example_runs_the_post_deploy_migrations_after_the_sync():
     job = yaml.safe_load((MANIFESTS[0].parent / "argocd-post-deploy-job.yaml").read_text())
     assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--post-deploy"]
+
+
+def test_the_fleet_job_is_indexed_and_its_shares_are_its_completions():
+    job = yaml.safe_load((MANIFESTS[0].parent / "fleet-indexed-job.yaml").read_text())
+    spec = job["spec"]
+    env = {e["name"]: e.get("value") for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == int(env["DBINIT_SHARDS"])
+    assert "JOB_COMPLETION_INDEX" not in env  # Kubernetes sets it in each pod

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 from ...migration import Migration
 from ...naming import DESCRIPTION, Numbered
 from ...ports import Protocol
-from ...registry import Database, Flag, register
+from ...registry import Database, Flag, Tenancy, register
 from .peers import PEERS
 from .settings import ENVIRONMENT, FOREIGN, VARIABLES, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
     from ...errors import Problem
+    from ...history import Applied
     from .settings import PostgresSettings
 
 NAME = "postgres"
@@ -58,6 +59,30 @@ def _open(settings: PostgresSettings, lease_s: float) -> Backend:
     return PostgresBackend(settings, lease_s)
 
 
+def _tenant_settings(settings: PostgresSettings, kind: str, tenant: str) -> PostgresSettings:
+    from .tenancy import settings as of_tenant
+
+    return of_tenant(settings, kind, tenant)
+
+
+def _shared(settings: PostgresSettings, kind: str, tenants: list[str]) -> PostgresSettings:
+    from .tenancy import shared
+
+    return shared(settings, kind, tenants)
+
+
+def _listed(backend: Backend, query: str) -> list[str]:
+    from .tenancy import listed
+
+    return listed(backend, query)
+
+
+def _histories(backend: Backend, kind: str, tenants: list[str]) -> dict[str, list[Applied]]:
+    from .tenancy import histories
+
+    return histories(backend, kind, tenants)
+
+
 register(Database(
     name=NAME, title="PostgreSQL",
     naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down)\.sql"), _EXPECTED,
@@ -79,4 +104,5 @@ register(Database(
     protocol=Protocol("PostgreSQL", struct.pack("!ii", 8, 80877103), lambda reply: reply in (b"S", b"N")),
     logger="psycopg",
     peers=PEERS,
+    tenancy=Tenancy(("schema", "database"), _tenant_settings, _shared, _listed, _histories),
 ))

@@ -56,6 +56,8 @@ class PostgresBackend(Backend):
             kwargs["target_session_attrs"] = "read-write"  # of several hosts, migrate the primary
         if dbname is not None:
             kwargs["dbname"] = dbname
+        if self.settings.tenant_schema is not None:  # the session's default: RESET ALL after a file keeps it
+            kwargs["options"] = f'-c search_path="{self.settings.tenant_schema}",public'
         return psycopg.connect(self.settings.conninfo, **kwargs)
 
     def connect(self, timeout: float) -> None:
@@ -129,7 +131,8 @@ class PostgresBackend(Backend):
     def inspect(self) -> Description:
         from .catalog import describe
 
-        return describe(self.connection, self.schema, self.settings.privileges)
+        return describe(self.connection, self.schema, self.settings.privileges, self.settings.tenant_schema,
+                        self.settings.tenant_schemas)
 
     def schema_record(self) -> Record | None:
         if row_of(self.connection.execute("SELECT to_regclass(%s)", (self.records,)))[0] is None:

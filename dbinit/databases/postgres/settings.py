@@ -64,6 +64,9 @@ class PostgresSettings:
     pooler: str = "none"  # "transaction": behind PgBouncer in transaction pooling mode
     source: str = "POSTGRES_URL"  # the variable that names the server, for messages
     privileges: bool = False  # owners, grants and default privileges belong to the schema's description
+    # A fleet's tenant (tenancy.py): its schema first on the search path, and the only one described.
+    tenant_schema: str | None = None
+    tenant_schemas: tuple[str, ...] = ()  # the shared part's: the tenants' schemas, described with each tenant
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict

@@ -32,12 +32,14 @@ SELECT pg_catalog.set_config('search_path', '', false);
 KINDS = (schemas, extensions, types, sequences, functions, tables, constraints, views, indexes, triggers, policies)
 
 
-def describe(conn: psycopg.Connection, own_schema: str, with_privileges: bool) -> Description:
-    """`conn` in autocommit mode, outside a transaction."""
+def describe(conn: psycopg.Connection, own_schema: str, with_privileges: bool, only: str | None = None,
+             excluded: tuple[str, ...] = ()) -> Description:
+    """`conn` in autocommit mode, outside a transaction; `only`: a tenant's schema, alone; `excluded`:
+    a fleet's tenants' schemas, left out of the shared part's."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SET LOCAL search_path = ''")
-        c = Catalog(conn, own_schema)
+        c = Catalog(conn, own_schema, only, excluded)
         objects: list[Obj] = [o for kind in KINDS for o in kind(c)]
         described = {ident for o in objects for ident in o.ids}
         objects += comments(c, described)

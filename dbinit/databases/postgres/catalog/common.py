@@ -25,19 +25,29 @@ class Obj(NamedTuple):  # a tuple: thousands are made for a large schema
 class Catalog:
     """Queries in the one read-only snapshot the description is taken from."""
 
-    def __init__(self, conn: psycopg.Connection, own_schema: str):
+    def __init__(self, conn: psycopg.Connection, own_schema: str, only: str | None = None,
+                 excluded: tuple[str, ...] = ()):
         self.conn, self.own = conn, own_schema
+        # The application's schemas, decided once: not the system's, temporary ones or dbinit's own
+        # (its schema, and a fleet's tenants' histories in <own>_T); of a fleet's, a tenant's own
+        # (`only`) alone, and the tenants (`excluded`) in none but their own.
+        self.schemas = [oid for oid, in conn.execute(
+            """SELECT n.oid FROM pg_namespace n
+                WHERE CASE WHEN %(only)s::text IS NOT NULL THEN n.nspname = %(only)s ELSE
+                      n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+                      AND n.nspname NOT LIKE 'pg\\_temp\\_%%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+                      AND n.nspname <> %(own)s AND n.nspname NOT LIKE %(tenants)s
+                      AND n.nspname <> ALL(%(excluded)s::text[]) END""",
+            {"own": own_schema, "only": only, "tenants": own_schema.replace("_", "\\_") + "\\_%",
+             "excluded": list(excluded)}).fetchall()]
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
-        return self.conn.execute(query, {"own": self.own, **params}).fetchall()
+        return self.conn.execute(query, {"own": self.own, "schemas": self.schemas, **params}).fetchall()
 
 
 def user_schema(alias: str) -> str:
-    """A condition on pg_namespace `alias`: the application's schemas, not the system's, temporary
-    ones or dbinit's own (%(own)s)."""
-    return (f"{alias}.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
-            f"AND {alias}.nspname NOT LIKE 'pg\\_temp\\_%%' AND {alias}.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%' "
-            f"AND {alias}.nspname <> %(own)s")
+    """A condition on pg_namespace `alias`: one of the application's schemas (Catalog.schemas)."""
+    return f"{alias}.oid = ANY(%(schemas)s::oid[])"
 
 
 def not_extension(catalog: str, oid: str) -> str:

@@ -27,6 +27,9 @@ env:
 {{- range $name, $value := .root.Values.env }}
   - {name: {{ $name }}, value: {{ $value | quote }}}
 {{- end }}
+{{- if and .shards (gt (int .root.Values.job.shards) 1) }}
+  - {name: DBINIT_SHARDS, value: {{ .root.Values.job.shards | quote }}}
+{{- end }}
 {{- range $name, $key := .root.Values.credentials.keys }}
   - name: {{ $name }}
     valueFrom: {secretKeyRef: {name: {{ $.root.Values.credentials.existingSecret }}, key: {{ $key }}}}
@@ -39,6 +42,9 @@ volumeMounts:
 {{- if .root.Values.migrations.initFiles }}
   - {name: dbinit-init, mountPath: /init, readOnly: true}
 {{- end }}
+{{- if .root.Values.migrations.tenantFiles }}
+  - {name: dbinit-tenant-migrations, mountPath: /tenant-migrations, readOnly: true}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -50,6 +56,10 @@ volumeMounts:
 {{- if .Values.migrations.initFiles }}
 - name: dbinit-init
   configMap: {name: {{ include "dbinit.name" . }}-init}
+{{- end }}
+{{- if .Values.migrations.tenantFiles }}
+- name: dbinit-tenant-migrations
+  configMap: {name: {{ include "dbinit.name" . }}-tenant-migrations}
 {{- end }}
 {{- end }}
 {{- end -}}
@@ -74,6 +84,12 @@ metadata:
 spec:
   backoffLimit: {{ .root.Values.job.backoffLimit }}
   activeDeadlineSeconds: {{ .root.Values.job.activeDeadlineSeconds }}
+  {{- if gt (int .root.Values.job.shards) 1 }}
+  # A fleet's shares: pod i takes the tenants whose share is i (JOB_COMPLETION_INDEX), all at once.
+  completionMode: Indexed
+  completions: {{ .root.Values.job.shards }}
+  parallelism: {{ .root.Values.job.shards }}
+  {{- end }}
   template:
     metadata:
       labels: {{- include "dbinit.labels" .root | nindent 8 }}
@@ -81,7 +97,7 @@ spec:
       restartPolicy: Never
       securityContext: {{- toYaml .root.Values.podSecurityContext | nindent 8 }}
       containers:
-        - {{- include "dbinit.container" (dict "root" .root "args" .args) | nindent 10 }}
+        - {{- include "dbinit.container" (dict "root" .root "args" .args "shards" true) | nindent 10 }}
       {{- with include "dbinit.volumes" .root }}
       volumes: {{- . | nindent 8 }}
       {{- end }}
