@@ -397,9 +397,10 @@ def _fleet(args: argparse.Namespace, settings: Settings, report: RunReport) -> i
         outcomes = [fleet.outcomes[t] for t in sorted(fleet.outcomes)]
         if args.format == "json":
             document = status_document(plans, args.command, fleet.shared.drifts)
-            document["tenants"] = {o.tenant: {"state": o.state, "pending": o.pending,
-                                              "databases": status_document(o.plans, args.command, o.drifts)["databases"]}
-                                   for o in outcomes}
+            document["tenants"] = {
+                o.tenant: {"state": o.state, "pending": o.pending,
+                           "databases": status_document(o.plans, args.command, o.drifts)["databases"]}
+                for o in outcomes}
             document["up_to_date"] = document["up_to_date"] and all(not o.pending for o in outcomes)
             print(json.dumps(document, indent=2))
         elif args.command == "status":

@@ -58,8 +58,9 @@ class FleetRunner:
         assert tenancy is not None
         self.tenancy = tenancy
         if self.database.name not in settings.configured():
-            raise ConfigError(f"a fleet's tenants are {self.database.title} {self.fleet.kind}s, and {self.database.title} "
-                              f"is not configured; set {self.database.variables}")
+            title = self.database.title
+            raise ConfigError(f"a fleet's tenants are {title} {self.fleet.kind}s, and {title} is not configured; "
+                              f"set {self.database.variables}")
         # The shared part may have no files of its own: the tenants' are the point of the run.
         self.offline = Runner(dataclasses.replace(settings, allow_empty=True, fleet=None), report)
         self.outcomes: dict[str, Outcome] = {}
@@ -100,9 +101,10 @@ class FleetRunner:
         for db in catalog.databases():
             if db != self.database.name:
                 other = (catalog.migrations[db] or [catalog.init[db]])[0].path
-                raise ConfigError(f"{other}: a fleet's tenants are {self.database.title} {self.fleet.kind}s, so their "
-                                  f"files are {self.database.title}'s alone; {registry.get(db).title} files belong with "
-                                  "the shared migrations (a tenant of its own there is not built)")
+                title = self.database.title
+                raise ConfigError(f"{other}: a fleet's tenants are {title} {self.fleet.kind}s, so their files are "
+                                  f"{title}'s alone; {registry.get(db).title} files belong with the shared migrations "
+                                  "(a tenant of its own there is not built)")
         integrity.check(self.fleet.migrations, catalog, self.settings.require_sum)
         return catalog
 
@@ -155,7 +157,8 @@ class FleetRunner:
         read = self.tenancy.histories(session, self.fleet.kind, tenants)
         known: set[str] = set()
         for tenant in [t for t in tenants if t in read]:
-            state = catalog.filled({**self.settings.placeholders, PLACEHOLDER: Public(tenant)}, only=placeholders.checksummed)
+            values = {**self.settings.placeholders, PLACEHOLDER: Public(tenant)}
+            state = catalog.filled(values, only=placeholders.checksummed)
             plan = reconcile(db, state.migrations[db], read[tenant], state.init.get(db), post_deploy)
             if plan.pending or plan.needs_repair or any(e.state.failed for e in plan.entries):
                 known.add(tenant)

@@ -314,8 +314,8 @@ class Runner:
         after, keeping what had drifted `before`."""
         done: list[Applied] = []
         already = len(plan.of(State.APPLIED))
-        changing = self._recording([(backend, drift.what("migrate", [m.label for m in plan.pending]))]
-                                   if plan.pending else [])
+        changing = [(backend, drift.what("migrate", [m.label for m in plan.pending]))] if plan.pending else []
+        changing = changing if self._records else []
         with Monitor(backend.name, self.settings.progress_interval) as monitor, \
                 drift.recorded(changing, {backend.name: before} if before else {}):
             if plan.pending:
@@ -370,7 +370,8 @@ class Runner:
                     targets.among(b.name, wanted[b.name], {e.version: e.label for e in plan.entries
                                                            if versioned(e.version)}, "the files or the history")
             work = [(b, to_revert(plan, wanted[b.name])) for b, plan in plans]
-            with drift.recorded(self._recording(_reverting("down", work)), self._before([b for b, entries in work if entries])):
+            changing = _reverting("down", work) if self._records else []
+            with drift.recorded(changing, self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
 
     def rollback(self) -> None:
@@ -379,13 +380,15 @@ class Runner:
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
             work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
-            with drift.recorded(self._recording(_reverting("rollback", work)), self._before([b for b, entries in work if entries])):
+            changing = _reverting("rollback", work) if self._records else []
+            with drift.recorded(changing, self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
 
-    def _recording(self, changing: list[tuple[Backend, str]]) -> list[tuple[Backend, str]]:
-        """The schemas work changes, to be recorded after it: none with DBINIT_DRIFT=off (a drift
+    @property
+    def _records(self) -> bool:
+        """Whether work that changes schemas records them after it: not with DBINIT_DRIFT=off (a drift
         neither checked nor recorded; describing a schema costs more than applying a small file)."""
-        return [] if self.settings.drift == "off" else changing
+        return self.settings.drift != "off"
 
     def _before(self, backends: list[Backend]) -> dict[str, Comparison]:
         """Each schema against its record before reverting, so that a drift outlives the revert's record."""
@@ -434,7 +437,7 @@ class Runner:
                     log.info(db, f"baselined {m.label} {m.description} (recorded as applied, not run)")
                 if not chosen:
                     log.info(db, f"nothing to baseline up to {typed[db]}" if tool is None else "nothing to baseline")
-                elif self._recording([(backend, "baseline")]):  # the schema it has is these migrations'
+                elif self._records:  # the schema it has is the one these migrations made
                     drift.record(backend, drift.what("baseline", [m.label for m in chosen]))
 
     @staticmethod

@@ -79,7 +79,8 @@ def histories(backend: Backend, kind: str, tenants: list[str]) -> dict[str, list
         "WHERE c.relname = %s AND c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)", (TABLE, list(schemas))).fetchall()]
     found: dict[str, list[Applied]] = {t: [] for t in tenants}
     if there:
-        union = " UNION ALL ".join(f'SELECT %s::text, {COLUMNS}, {BASELINED} FROM "{schema}".{TABLE}' for schema in there)
+        union = " UNION ALL ".join(f'SELECT %s::text, {COLUMNS}, {BASELINED} FROM "{schema}".{TABLE}'
+                                   for schema in there)
         for tenant, *row in conn.execute(union, [schemas[s] for s in there]).fetchall():
             found[tenant].append(Applied(*row))
     return found
