@@ -28,7 +28,7 @@ from pathlib import Path
 
 from common import ROOT, Neo4jServer, PostgresServer, RedisServer
 from measure import Contender, Result, Run, goal, play, run_process, table
-from workloads import Neo4jSet, PostgresSet, neo4j_light, write_redis
+from workloads import Neo4jSet, PostgresSet, neo4j_light, write_long_lived, write_redis
 
 PEERS = ROOT / ".tools" / "peers" / "bin"
 JVM = ROOT / "bench" / "peers" / "target"
@@ -536,11 +536,66 @@ def fleet(ctx: Context) -> None:
         server.remove()
 
 
+# ---------------------------------------------------------------- migration sets that live for years
+
+def long_lived(ctx: Context) -> None:
+    """A project three years old (600 files, some 2 MiB, tables made, grown, renamed and dropped):
+    a new database from every file against one from the checkpoint; then start to exit with
+    nothing pending from the files as a 2 MiB archive against the same files in a folder."""
+    count, root = ctx.sizes["longlived"], ctx.work / "longlived"
+    files, checkpointed = root / "files", root / "checkpointed"
+    write_long_lived(files, count)
+    shutil.copytree(files, checkpointed)
+    archive = root / "migrations.tar.gz"
+    run_process(dbinit("archive", str(archive)), env(DBINIT_MIGRATIONS=str(files)))
+    server = PostgresServer(options=DURABLE).start()
+    try:
+        dbs = PostgresDatabases(server)
+        run_process(dbinit("checkpoint"), env(POSTGRES_URL=dbs.url("postgres"), DBINIT_MIGRATIONS=str(checkpointed)))
+        floor_file = root / "commit-each.sql"
+        floor_file.write_text("".join(f"BEGIN;\n{p.read_text()}COMMIT;\n" for p in sorted(files.glob("*.sql"))))
+        migrate = lambda folder: lambda db: env(POSTGRES_URL=dbs.url(db), DBINIT_MIGRATIONS=str(folder))  # noqa: E731
+        floor = "psql, a commit a file"
+        (checkpoint,) = checkpointed.glob("*-checkpoint.sql")
+        contenders = [dbs.contender(floor, lambda db: [dbs.psql(db, "-f", str(floor_file))], "the server's own work"),
+                      dbs.contender("psql -1 -f the checkpoint", lambda db: [dbs.psql(db, "-1", "-f", str(checkpoint))],
+                                    "the server's own work for the schema alone"),
+                      dbs.contender("dbinit migrate, every file", lambda db: [dbinit("migrate")],
+                                    environment=migrate(files)),
+                      dbs.contender("dbinit migrate, from the checkpoint", lambda db: [dbinit("migrate")],
+                                    environment=migrate(checkpointed))]
+        ctx.log(f"longlived: a new database from {count} files or from their checkpoint")
+        results = play(contenders, ctx.rounds, ctx.log)
+        ctx.record(results, "long-lived set, new database")
+        every, fast = results["dbinit migrate, every file"], results["dbinit migrate, from the checkpoint"]
+        ctx.out(f"## A project three years old: a new database from {count} files or from their checkpoint", "",
+                *table(results, floor), "",
+                goal("dbinit from the checkpoint against every file", fast.median / every.median, 0.1), "")
+
+        db = dbs.fresh()
+        run_process(dbinit("migrate"), migrate(files)(db))
+        kept = [Contender(name, lambda e=e: same_target(lambda: run_process(dbinit("migrate"), e)))
+                for name, e in (("dbinit migrate, the files in a folder", migrate(files)(db)),
+                                ("dbinit migrate, the files as a .tar.gz", env(
+                                    POSTGRES_URL=dbs.url(db), DBINIT_MIGRATIONS=str(archive))))]
+        ctx.log("longlived: nothing pending, from a folder and from an archive")
+        idle_results = play(kept, ctx.rounds, ctx.log)
+        ctx.record(idle_results, "long-lived set, nothing pending")
+        size = sum(p.stat().st_size for p in files.glob("*.sql"))
+        ctx.out(f"### Start to exit with nothing pending: {count} files ({size / 2**20:.1f} MiB) in a folder, or as "
+                f"one {archive.stat().st_size / 1024:.0f} KiB archive", "",
+                *table(idle_results, "dbinit migrate, the files in a folder"), "",
+                goal("the archive against the folder", idle_results["dbinit migrate, the files as a .tar.gz"].median
+                     / idle_results["dbinit migrate, the files in a folder"].median, 1.25), "")
+    finally:
+        server.remove()
+
+
 SECTIONS = {"postgres": postgres_apply, "neo4j": neo4j_apply, "idle": idle, "schema": schema_file, "wait": wait_latency,
-            "growth": growth, "fleet": fleet}
+            "growth": growth, "fleet": fleet, "longlived": long_lived}
 FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "schema": [1000, 5000], "growth": [10, 100, 1000, 10000],
-        "fleet": 1000}
-SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4], "fleet": 5}
+        "fleet": 1000, "longlived": 600}
+SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4], "fleet": 5, "longlived": 10}
 
 
 def machine() -> str:

@@ -75,3 +75,46 @@ def write_redis(folder: Path, count: int) -> None:
     (folder / "redis").mkdir(parents=True, exist_ok=True)
     for i in range(1, count + 1):
         (folder / "redis" / f"V{i:05d}-step.redis").write_text(f"SET bench:{i} value-{i}\n")
+
+
+_WHY = ("-- Ticket PLAT-{i}: {what}. Reviewed in the weekly schema review; the application reads the\n"
+        "-- new shape from release {release} on. Written to run on a live database: each statement takes its\n"
+        "-- lock briefly, and the backfill, where there is one, runs in the application, not here.\n")
+
+
+# What file i does, by i % 5: (the ticket's words, the SQL), for t, the table of every five files.
+_STEPS = {
+    1: ("the t{t} table", "CREATE TABLE t{t} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+                          "    created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL);\n"),
+    2: ("a state on t{t}", "ALTER TABLE t{t} ADD COLUMN state text NOT NULL DEFAULT 'new';\n"
+                           "CREATE INDEX t{t}_state ON t{t} (state);\n"),
+    3: ("t{t}'s names checked", "ALTER TABLE t{t} ADD CONSTRAINT t{t}_name CHECK (name <> '');\n"
+                                "COMMENT ON TABLE t{t} IS 'step {i}';\n"),
+    4: ("a count of t{t}", "CREATE OR REPLACE FUNCTION t{t}_count() RETURNS bigint LANGUAGE sql\n"
+                           "    AS $$ SELECT count(*) FROM t{t} $$;\n"),
+    0: ("t{t}'s name renamed", "ALTER TABLE t{t} RENAME COLUMN name TO title;\n"),
+}
+_DROP = ("t{old} dropped", "DROP FUNCTION t{old}_count();\nDROP TABLE t{old};\n")
+
+
+def long_lived(i: int) -> str:
+    """File i of a project three years old: tables made, grown, indexed, renamed and dropped again,
+    each file with the comments real ones carry (some 3.5 KB a file: 600 files are about 2 MiB)."""
+    t = (i - 1) // 5
+    # Every fourth table's last file drops one made three tables before: gone from the newest schema.
+    what, sql = _DROP if i % 5 == 0 and t >= 3 and t % 4 == 0 else _STEPS[i % 5]
+    values = {"t": t, "i": i, "old": t - 3}
+    header = _WHY.format(i=i, what=what.format(**values), release=f"2.{i // 40}.{i % 40}")
+    notes = "".join(f"-- Note {n}: measured on a copy of production before merging; the plan is in PLAT-{i}.\n"
+                    for n in range(36))
+    return header + notes + sql.format(**values)
+
+
+def write_long_lived(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i in range(1, count + 1):
+        path = folder / f"V{i:04d}-step-{i}-up.sql"
+        path.write_text(long_lived(i), encoding="utf-8")
+        written.append(path)
+    return written

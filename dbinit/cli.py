@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 COMMANDS = ("migrate", "wait", "check", "status", "validate", "down", "rollback", "new", "hash", "baseline", "repair",
-            "create", "drop", "schema", "accept", "import")
+            "create", "drop", "schema", "accept", "import", "checkpoint", "archive")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +142,8 @@ def _parser() -> argparse.ArgumentParser:
         help="no lock, no writes: exit 0 when up to date, 3 when pending")
     s = sub.add_parser("status", parents=[common], description=(
         "The migration history: Version, Date, Database, Description, Phase (pre-deploy, post-deploy), Status "
-        "(Applied, Baselined: recorded by baseline, not run here, Pending, Outdated: a repeatable file changed since "
+        "(Applied, Baselined: recorded by baseline, not run here, Checkpoint: made by a checkpoint, not by its own "
+        "file, Pending, Outdated: a repeatable file changed since "
         "its run, Changed, Missing, Failed)."),
         help="show the migration history")
     for p in (c, s):
@@ -162,6 +163,26 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the schema files are (DBINIT_SCHEMA_DIR; default: schema/ beside the migrations)")
     sc.add_argument("--check", action="store_true",
                     help="compare the files in DIR with the live schema (exit 65 where they differ); write nothing")
+    able = " and ".join(d.title for d in registry.databases() if d.naming.checkpoint_suffix)
+    cp = sub.add_parser("checkpoint", parents=[common], description=(
+        f"{able}: write a checkpoint, the whole schema as of a version (default: the newest file), beside the files: "
+        "V<version>-schema-checkpoint.sql, <version>-schema.checkpoint.cypher. A database with no history then runs "
+        "it instead of every file up to that version, and the files after it. It is made from the files themselves: "
+        "they run in a scratch database (PostgreSQL: one made on the configured server and dropped after; Neo4j: the "
+        "configured database, which must be empty), whose schema is described as dbinit schema does. With --check, "
+        "make it again and compare with the newest checkpoint: exit 65 naming where they differ (CI)."),
+        help="write the schema as of a version as a file new databases start from")
+    cp.add_argument("--to", action="append", metavar="[DATABASE=]VERSION",
+                    help="the version the checkpoint stands for (default: the newest file); repeat per database")
+    cp.add_argument("--check", action="store_true",
+                    help="compare the newest checkpoint with what the files up to its version make; write nothing")
+    ar = sub.add_parser("archive", parents=[common], description=(
+        "Pack the migrations directory for shipping, once its files read as a run reads them. FILE.tar.gz: one "
+        "archive, the same bytes for the same files, which DBINIT_MIGRATIONS may name (read in place, never "
+        "unpacked). FILE.yaml: values for the Helm chart: the files as text while they fit a ConfigMap, else the "
+        "archive as binaryData (helm install -f FILE.yaml)."),
+        help="pack the migrations as a .tar.gz, or as Helm values that ship them")
+    ar.add_argument("file", metavar="FILE", help="the archive to write (.tar.gz) or the Helm values (.yaml)")
     ac = sub.add_parser("accept", parents=[common], description=(
         "A change by hand you stand by (an index added during an incident): record each database's schema as it is "
         "now, with who and why, under the migration locks. The next drift check (check --drift, migrate) compares "
@@ -373,6 +394,15 @@ def run(argv: list[str], report: RunReport) -> int:
             print(path)
     elif args.command == "accept":
         schema_commands.accept(runner, args.reason, args.by, args.databases)
+    elif args.command == "archive":
+        from .packing import write
+
+        log.info("dbinit", f"wrote {args.file}: {write(settings.migrations, settings.init, Path(args.file))}")
+    elif args.command == "checkpoint":
+        from .checkpoints import checkpoint
+
+        for path in checkpoint(runner, args.to, args.check):
+            print(path)
     return 0
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator, Protocol, runtime_checkable
 
 from . import log, retry
-from .errors import DbinitError, LockLost, LockTimeout
+from .errors import DbinitError, LockLost, LockTimeout, Problem
 from .history import Applied
 from .lease import RAN_OUT, Lease, owner_id
 from .migration import Migration
@@ -182,6 +182,18 @@ class Reverts(Protocol):
     def kept_downs(self, versions: list[str]) -> dict[str, str]:
         """The down scripts kept with these versions' history records (version → text), for those
         that have one."""
+
+
+@runtime_checkable
+class Groups(Protocol):
+    grouping: bool  # its settings ask for every pending file in one transaction
+
+    def ungroupable(self, migrations: list[Migration]) -> list[Problem]:
+        """The files that cannot run in one transaction with the others (a no-transaction file)."""
+
+    def apply_all(self, migrations: list[Migration]) -> list[Applied]:
+        """Every file and its history record in one transaction, under the lock timeouts and their
+        retries as a whole, fenced as `apply` is: all of them committed, or none."""
 
 
 @runtime_checkable

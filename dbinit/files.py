@@ -3,30 +3,33 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Mapping
 
-from . import phase, registry
+from . import archive, phase, registry
 from .errors import InvalidMigrations, Problem
 from .migration import INIT_VERSION, REPEATABLE, Migration, read_text
 
 
 @dataclass
 class Catalog:
-    """The migrations of one directory, per database, in order, plus optional baseline scripts."""
+    """The migrations of one directory, per database, in order, plus optional baseline scripts and
+    checkpoints (the schema as of a version: checkpoints.py), each database's oldest first."""
 
     migrations: dict[str, list[Migration]]
     init: dict[str, Migration]
+    checkpoints: dict[str, list[Migration]] = field(default_factory=dict)
 
     def databases(self) -> list[str]:
         return [db for db in registry.names() if self.migrations.get(db) or db in self.init]
 
     def all(self) -> list[Migration]:
-        """Every script, per database: the baseline script first, then the migrations in order."""
-        return [m for db in registry.names()
-                for m in ([self.init[db]] if db in self.init else []) + self.migrations.get(db, [])]
+        """Every script, per database: the baseline script first, then the migrations in order, then
+        the checkpoints."""
+        return [m for db in registry.names() for m in ([self.init[db]] if db in self.init else [])
+                + self.migrations.get(db, []) + self.checkpoints.get(db, [])]
 
     @classmethod
     def empty(cls) -> Catalog:
@@ -47,7 +50,8 @@ class Catalog:
                 return m
 
         catalog = Catalog({db: [fill(m) for m in ms] for db, ms in self.migrations.items()},
-                          {db: fill(m) for db, m in self.init.items()})
+                          {db: fill(m) for db, m in self.init.items()},
+                          {db: [fill(m) for m in ms] for db, ms in self.checkpoints.items()})
         if problems:
             raise InvalidMigrations(problems)
         return catalog
@@ -70,7 +74,7 @@ def _candidates(directory: Path, init_dir: Path | None = None) -> list[tuple[str
     found: list[tuple[str, Path]] = []
     problems: list[Problem] = []
 
-    def file(entry: os.DirEntry[str], folder: str | None) -> None:
+    def file(entry: archive.Entry, folder: str | None) -> None:
         extension = os.path.splitext(entry.name)[1]
         db = extensions.get(extension)
         if db is None:
@@ -82,12 +86,11 @@ def _candidates(directory: Path, init_dir: Path | None = None) -> list[tuple[str
             problems.append(Problem(Path(entry.path), f"is a {db} file in the {folder}/ folder; move it to {db}/"))
         found.append((db, Path(entry.path)))
 
-    def unread(entry: os.DirEntry[str], inside: str | None) -> None:
+    def unread(entry: archive.Entry, inside: str | None) -> None:
         """A folder dbinit does not read: a problem when migration files are in it."""
         if init_dir is not None and Path(entry.path).absolute() == init_dir.absolute():
             return
-        stray = sorted(Path(root, name) for root, _, names in os.walk(entry.path) for name in names
-                       if os.path.splitext(name)[1].lower() in extensions)
+        stray = sorted(p for p in archive.files_under(Path(entry.path)) if p.suffix.lower() in extensions)
         if not stray:
             return
         where = (f"dbinit reads no folder inside {inside}/: move them up into {inside}/" if inside else
@@ -96,12 +99,12 @@ def _candidates(directory: Path, init_dir: Path | None = None) -> list[tuple[str
         problems.append(Problem(Path(entry.path), f"holds {len(stray)} migration file(s) that would never run "
                                 f"(such as {stray[0].name}); {where}"))
 
-    # os.scandir: the entry knows its own type, so a thousand files cost no thousand stat calls.
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+    # scandir: the entry knows its own type, so a thousand files cost no thousand stat calls.
+    for entry in sorted(archive.scandir(directory), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
         if entry.is_dir() and entry.name in extensions.values():
-            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            for sub in sorted(archive.scandir(Path(entry.path)), key=lambda e: e.name):
                 if sub.name.startswith("."):
                     continue
                 if sub.is_dir():
@@ -119,11 +122,14 @@ def _candidates(directory: Path, init_dir: Path | None = None) -> list[tuple[str
 
 def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
     """Read and check every migration file; raise one InvalidMigrations listing all problems."""
-    if not directory.is_dir():
-        raise InvalidMigrations([Problem(directory, "migrations directory does not exist (set DBINIT_MIGRATIONS)")])
+    if not archive.is_dir(directory):
+        raise InvalidMigrations([Problem(directory, (
+            f"is a file, neither a folder nor an archive ({' or '.join(archive.SUFFIXES)})" if directory.is_file() else
+            "migrations directory does not exist") + " (set DBINIT_MIGRATIONS)")])
     problems: list[Problem] = []
     ups: dict[str, dict[str, Migration]] = {db: {} for db in registry.names()}
     downs: dict[tuple[str, str], tuple[Path, str]] = {}
+    checkpoints: dict[str, dict[str, Migration]] = {db: {} for db in registry.names()}
     try:
         candidates = _candidates(directory, init_dir)
     except InvalidMigrations as e:
@@ -136,6 +142,17 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
             post_deploy = phase.is_post_deploy(text, registry.get(db).comment, path, name.down)
         except InvalidMigrations as e:
             problems += e.problems
+            continue
+        if name.checkpoint:
+            if post_deploy:
+                problems.append(Problem(path, "a checkpoint cannot be post-deploy: it is the whole schema as of its "
+                                        "version, run first on a database with no history"))
+            elif name.version in checkpoints[db]:
+                problems.append(Problem(path, f"duplicate checkpoint {name.label}: also "
+                                        f"{checkpoints[db][name.version].path.name}"))
+            else:
+                checkpoints[db][name.version] = Migration(db, name.version, name.label, name.description, path, text,
+                                                          checksum, checkpoint=True)
             continue
         if name.down:
             if (db, name.version) in downs:
@@ -175,7 +192,8 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
                                                 text, checksum)
     if problems:
         raise InvalidMigrations(problems)
-    return Catalog({db: sorted(ups[db].values(), key=lambda m: m.key) for db in ups}, init)
+    return Catalog({db: sorted(ups[db].values(), key=lambda m: m.key) for db in ups}, init,
+                   {db: sorted(cs.values(), key=lambda m: m.key) for db, cs in checkpoints.items() if cs})
 
 
 def slug(description: str) -> str:

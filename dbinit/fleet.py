@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from . import files, integrity, log, placeholders, readiness, registry, retry
+from . import archive, files, integrity, log, placeholders, readiness, registry, retry
 from .contract import Backend
 from .description import Comparison
-from .errors import ConfigError, DbinitError, InvalidMigrations, NotReady, TenantsFailed
+from .errors import ConfigError, DbinitError, InvalidMigrations, NotReady, Problem, TenantsFailed
 from .files import Catalog
 from .plan import Plan, reconcile
 from .report import RunReport, error_detail
@@ -94,7 +94,7 @@ class FleetRunner:
 
     def files(self) -> Catalog:
         """The tenants' files: of the database that has tenants alone, and intact."""
-        if not self.fleet.migrations.is_dir():
+        if not archive.is_dir(self.fleet.migrations):
             raise ConfigError(f"the tenants' migrations folder {self.fleet.migrations} is not there "
                               "(DBINIT_TENANT_MIGRATIONS; unset: tenant-migrations/ beside the migrations)")
         catalog = files.discover(self.fleet.migrations, self.fleet.migrations / "init")
@@ -105,6 +105,11 @@ class FleetRunner:
                 raise ConfigError(f"{other}: a fleet's tenants are {title} {self.fleet.kind}s, so their files are "
                                   f"{title}'s alone; {registry.get(db).title} files belong with the shared migrations "
                                   "(a tenant of its own there is not built)")
+        if made := [m for ms in catalog.checkpoints.values() for m in ms]:
+            raise InvalidMigrations([Problem(made[0].path, (
+                "a checkpoint among a fleet's tenants' files: a checkpoint names the schema it was made in, every "
+                "name qualified, and dbinit checkpoint makes one of the shared migrations alone; a new tenant runs "
+                "the tenants' files"))])
         integrity.check(self.fleet.migrations, catalog, self.settings.require_sum)
         return catalog
 
@@ -159,7 +164,8 @@ class FleetRunner:
         for tenant in [t for t in tenants if t in read]:
             values = {**self.settings.placeholders, PLACEHOLDER: Public(tenant)}
             state = catalog.filled(values, only=placeholders.checksummed)
-            plan = reconcile(db, state.migrations[db], read[tenant], state.init.get(db), post_deploy)
+            plan = reconcile(db, state.migrations[db], read[tenant], state.init.get(db), post_deploy, None,
+                             state.checkpoints.get(db, []) if self.settings.checkpoints else [])
             if plan.pending or plan.needs_repair or any(e.state.failed for e in plan.entries):
                 known.add(tenant)
             else:

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
-from . import peers, registry
+from . import archive, peers, registry
 from .errors import InvalidMigrations, Problem, UsageError
 from .settings import Settings
 
@@ -101,7 +101,7 @@ class Done(NamedTuple):
 def run(settings: Settings, tool: str, source: Path | None) -> Done:
     peer = registry.peer(tool)
     folder = source or _where(peer, settings)
-    conversion = move(peer, folder, settings.migrations)
+    conversion = move(peer, folder, archive.writable(settings.migrations, "import"))
     return Done(conversion, folder, settings.migrations, folder.absolute() == settings.migrations.absolute())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from . import archive
 from .errors import InvalidMigrations, Problem
 from .files import Catalog
 from .migration import read_text
@@ -17,7 +18,7 @@ NAME = "dbinit.sum"
 def _lines(directory: Path, catalog: Catalog) -> list[str]:
     """`path sha256` for every migration file and down file, by path; the same checksum as the
     history's (a UTF-8 BOM dropped, CRLF read as LF)."""
-    found = {m.path: m.checksum for ms in catalog.migrations.values() for m in ms}
+    found = {m.path: m.checksum for ms in [*catalog.migrations.values(), *catalog.checkpoints.values()] for m in ms}
     found.update({m.down: read_text(m.down)[1] for ms in catalog.migrations.values() for m in ms if m.down})
     return [f"{path.relative_to(directory).as_posix()} {checksum}" for path, checksum in sorted(found.items())]
 
@@ -36,7 +37,7 @@ def write(directory: Path, catalog: Catalog) -> Path:
 def check(directory: Path, catalog: Catalog, required: bool) -> None:
     """Refuse files that differ from the integrity file; with `required`, refuse its absence."""
     path = directory / NAME
-    if not path.is_file():
+    if not archive.is_file(path):
         if required:
             raise InvalidMigrations([Problem(path, "is missing and DBINIT_REQUIRE_SUM is set; run 'dbinit hash' "
                                              "and commit it with the migrations")])

@@ -34,6 +34,10 @@ class Migration:
     down: Path | None = None
     post_deploy: bool = False  # runs once the new version of the application is rolled out (phase.py)
     parameters: tuple[tuple[str, str], ...] = ()  # query parameters its placeholders became (placeholders.py)
+    checkpoint: bool = False  # the schema as of its version, run on a database with no history (checkpoints.py)
+    # A checkpoint's, as a run applies it: (version, description, checksum) of each file it stands
+    # for but its own version's, recorded with it (as made by it, not run) in its transaction.
+    covers: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -73,8 +77,10 @@ def read_text(path: Path) -> tuple[str, str]:
 
     Raises Problem-carrying InvalidMigrations for unreadable or non-UTF-8 files.
     """
+    from .archive import read_bytes
+
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
     except OSError as e:
         raise InvalidMigrations([Problem(path, f"cannot be read: {e.strerror}")]) from e
     raw = raw.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")

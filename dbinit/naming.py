@@ -30,6 +30,7 @@ class Name(NamedTuple):
     label: str  # as the file spells it
     description: str
     down: bool
+    checkpoint: bool = False  # the schema as of its version (checkpoints.py)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Naming:
     what: str  # "postgres migration": what a bad name is not
     hints: tuple[tuple[str, str], ...] = ()
     version_word: str = "version"  # "Neo4j version": what a bad version given on the command line is not
+    checkpoint_suffix: str | None = None  # how a checkpoint's name ends, where the database can have one
+
+    def is_checkpoint(self, script: str) -> bool:
+        """Whether a file name (a history record's script) is a checkpoint's."""
+        return self.checkpoint_suffix is not None and script.endswith(self.checkpoint_suffix)
 
     @property
     def down_suffix(self) -> str | None:
@@ -63,7 +69,8 @@ class Naming:
         if not m:
             raise InvalidMigrations([Problem(path, self.problem(path.name))])
         version, label = self._version(path, m)
-        return Name(version, label, m["desc"], m.groupdict().get("dir") == "down")
+        kind = m.groupdict().get("dir")
+        return Name(version, label, m["desc"], kind == "down", kind == "checkpoint")
 
     def problem(self, name: str) -> str:
         """What is wrong with a name that does not match, with the nearest likely cause."""

@@ -1,8 +1,8 @@
 """Files versus history, as pure functions, so status, check, migrate, down, baseline and repair agree."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Collection
+from dataclasses import dataclass, field, replace
+from typing import Collection, Sequence
 
 from pathlib import Path
 
@@ -28,8 +28,20 @@ class Entry:
 
     @property
     def shown(self) -> str:
-        """The state as status shows it: an applied one recorded by `baseline` says so."""
-        return "Baselined" if self.state is State.APPLIED and self.applied and self.applied.baselined else self.state
+        """The state as status shows it: an applied one that a checkpoint made, or that `baseline`
+        recorded, says so."""
+        if self.state is State.APPLIED and self.applied:
+            if registry.get(self.db).naming.is_checkpoint(self.applied.script):
+                return "Checkpoint"
+            if self.applied.baselined:
+                return "Baselined"
+        return self.state
+
+    @property
+    def checkpointed(self) -> bool:
+        """Made by a checkpoint, not by its own file: never reverted (its down script was written for
+        what its file made, on a database that ran it)."""
+        return self.applied is not None and registry.get(self.db).naming.is_checkpoint(self.applied.script)
 
 
 @dataclass
@@ -39,6 +51,7 @@ class Plan:
     out_of_order: list[Entry] = field(default_factory=list)
     post_deploy: bool = False  # whether pending post-deploy files run now (phase.py)
     upto: str | None = None  # migrate --to: no version above this one runs
+    checkpoint: Migration | None = None  # on a database with no history: run instead of the files it covers
 
     def of(self, *states: State) -> list[Entry]:
         return [e for e in self.entries if e.state in states]
@@ -56,8 +69,22 @@ class Plan:
     @property
     def _unapplied(self) -> list[Migration]:
         cap = None if self.upto is None else version_key(self.db, self.upto)
-        return [e.migration for e in self.of(State.PENDING, State.OUTDATED) if e.migration is not None
-                and (cap is None or e.migration.key <= cap)]
+        unapplied = [e.migration for e in self.of(State.PENDING, State.OUTDATED) if e.migration is not None
+                     and (cap is None or e.migration.key <= cap)]
+        if self.checkpoint is None:
+            return unapplied
+        # The baseline script and the files up to the checkpoint are in it; repeatable files run after it.
+        covers = tuple((m.version, m.description, m.checksum) for m in self.covered
+                       if m.version != self.checkpoint.version and versioned(m.version))
+        return [replace(self.checkpoint, covers=covers), *(m for m in unapplied if m.key > self.checkpoint.key)]
+
+    @property
+    def covered(self) -> list[Migration]:
+        """The files (and baseline script) the checkpoint this run applies stands for."""
+        if self.checkpoint is None:
+            return []
+        return [e.migration for e in self.of(State.PENDING) if e.migration is not None and not e.migration.repeatable
+                and e.migration.key <= self.checkpoint.key]
 
     @property
     def needs_repair(self) -> list[Entry]:
@@ -131,21 +158,32 @@ def _label_applied(db: str, version: str, applied: Applied | None) -> str:
 
 
 def reconcile(db: str, migrations: list[Migration], history: list[Applied], init: Migration | None = None,
-              post_deploy: bool = False, upto: str | None = None) -> Plan:
+              post_deploy: bool = False, upto: str | None = None, checkpoints: Sequence[Migration] = ()) -> Plan:
     """Each version's state: found on disk, applied, failed, changed. Pending post-deploy files run
     now when asked (`post_deploy`) or on a database with no history but its baseline script (CI, a
     new environment: every file in version order); otherwise they wait for the post-deploy run,
-    and are out of order only below an applied post-deploy file, never below a pre-deploy one."""
+    and are out of order only below an applied post-deploy file, never below a pre-deploy one.
+
+    `checkpoints` (oldest first): a database with no history gets the newest (up to `upto`) instead
+    of the files it covers, and records each of them as made by it (its script the checkpoint's). A
+    file gone at or below a checkpoint here was squashed into it: applied, not missing."""
     applied = {a.version: a for a in history}
     on_disk = {m.version: m for m in migrations}
     if init is not None and (not history or INIT_VERSION in applied):
         on_disk[INIT_VERSION] = init
+    naming = registry.get(db).naming
+    squashed = checkpoints[-1].key if checkpoints else None
     entries: list[Entry] = []
     for version in sorted(on_disk.keys() | applied.keys(), key=lambda v: version_key(db, v)):
         m, a = on_disk.get(version), applied.get(version)
         label = m.label if m else _label_applied(db, version, a)
         description = m.description if m else a.description if a else ""
-        entries.append(Entry(db, version, label, description, _state(m, a), m, a))
+        state = _state(m, a)
+        # A checkpoint's own record (run, not baselined) is of the checkpoint, not of its version's file.
+        if a is not None and a.success and ((naming.is_checkpoint(a.script) and not a.baselined) or (
+                state is State.MISSING and squashed is not None and version_key(db, version) <= squashed)):
+            state = State.APPLIED
+        entries.append(Entry(db, version, label, description, state, m, a))
     newest = max((version_key(db, a.version) for a in history if versioned(a.version)), default=None)
     newest_post = max((version_key(db, e.version) for e in entries if e.applied is not None and e.migration is not None
                        and e.migration.post_deploy and not e.migration.repeatable), default=None)
@@ -153,7 +191,9 @@ def reconcile(db: str, migrations: list[Migration], history: list[Applied], init
             and (bound := newest_post if e.migration.post_deploy else newest) is not None
             and version_key(db, e.version) < bound]
     fresh = all(a.version == INIT_VERSION for a in history)
-    return Plan(db, entries, late, post_deploy or fresh, upto)
+    cap = None if upto is None else version_key(db, upto)
+    checkpoint = None if history else next((c for c in reversed(checkpoints) if cap is None or c.key <= cap), None)
+    return Plan(db, entries, late, post_deploy or fresh, upto, checkpoint)
 
 
 def to_revert(plan: Plan, target: str) -> list[Entry]:

@@ -92,6 +92,9 @@ class Database:
     logger: str = ""  # its client library's logger, silenced on the command line
     peers: tuple[Peer, ...] = ()  # other tools whose folders and histories become its own (`dbinit import`)
     tenancy: Tenancy | None = None  # a fleet's tenants (schemas, databases), where it has them
+    # (its settings, a name) → the settings of another database of that name on the same server:
+    # `dbinit checkpoint`'s scratch database (the backend makes and drops it: `Creates`), where it has one.
+    scratch: Callable[[Any, str], Any] | None = None
 
     @property
     def extension(self) -> str:

@@ -27,7 +27,7 @@ TERMINATION_LOG_LIMIT = 4096  # what Kubernetes keeps of a termination message
 
 def _entry(status: str) -> dict[str, Any]:
     return {"status": status, "wait_s": None, "lock_wait_s": None, "applied": [], "pending": [], "deferred": [],
-            "reverted": [], "drift": None}
+            "reverted": [], "drift": None, "one_transaction": False}
 
 
 def _now() -> datetime:
@@ -61,6 +61,10 @@ class RunReport:
         self._db(db)["applied"].append({"version": migration.label, "description": migration.description,
                                         "script": migration.script, "checksum": migration.checksum,
                                         "duration_ms": record.execution_ms, "phase": migration.phase})
+
+    def one_transaction(self, db: str) -> None:
+        """Its pending files of a phase ran in one transaction (DBINIT_PG_TRANSACTION=all)."""
+        self._db(db)["one_transaction"] = True
 
     def reverted(self, db: str, migration: Migration, down: Migration, ms: int) -> None:
         self._db(db)["reverted"].append({"version": migration.label, "description": migration.description,

@@ -7,9 +7,9 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import (content, drift, files, hooks, integrity, log, placeholders, readiness, registry, retry, reverting,
-               schema_files, skeleton, targets)
-from .contract import Backend, BacksUp, Creates, Describes, Finishes, Prechecks, Scripts
+from . import (archive, content, drift, files, hooks, integrity, log, placeholders, readiness, registry, retry,
+               reverting, schema_files, skeleton, targets)
+from .contract import Backend, BacksUp, Creates, Describes, Finishes, Groups, Prechecks, Scripts
 from .description import Comparison
 from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
 from .files import Catalog
@@ -159,11 +159,15 @@ class Runner:
             if self.said.first(line):
                 level(source, line)
 
-    @staticmethod
-    def _plans(catalog: Catalog, backends: list[Backend], post_deploy: bool = False,
+    def _plans(self, catalog: Catalog, backends: list[Backend], post_deploy: bool = False,
                upto: Mapping[str, str | None] | None = None) -> list[tuple[Backend, Plan]]:
-        return [(b, reconcile(b.name, catalog.migrations[b.name], b.history(), catalog.init.get(b.name), post_deploy,
-                              (upto or {}).get(b.name))) for b in backends]
+        return [(b, self._reconcile(catalog, b, post_deploy, (upto or {}).get(b.name))) for b in backends]
+
+    def _reconcile(self, catalog: Catalog, backend: Backend, post_deploy: bool = False,
+                   upto: str | None = None) -> Plan:
+        db = backend.name
+        return reconcile(db, catalog.migrations[db], backend.history(), catalog.init.get(db), post_deploy, upto,
+                         catalog.checkpoints.get(db, []) if self.settings.checkpoints else [])
 
     def _state(self, catalog: Catalog) -> Catalog:
         """The files as far as their state needs them: a repeatable file whose checksum covers its
@@ -260,6 +264,9 @@ class Runner:
             self._refuse_unadopted(catalog, plans)
             targets.check(catalog, [plan for _, plan in plans], upto)
             self._refuse([plan for _, plan in plans])
+            if ungroupable := [p for b, plan in plans if isinstance(b, Groups) and b.grouping
+                               for p in b.ungroupable(plan.pending)]:
+                raise InvalidMigrations(ungroupable)
             if not dry_run and any(plan.pending for _, plan in plans):
                 held.enter_context(self.locked(active))
                 # Decided again under the locks: a runner that waited finds nothing pending. What
@@ -292,10 +299,11 @@ class Runner:
 
     @staticmethod
     def _show(plans: list[tuple[Backend, Plan]]) -> None:
-        for _, plan in plans:
+        for backend, plan in plans:
             for m in plan.pending:
-                phase_ = "post-deploy, " if m.post_deploy else ""
-                log.info(plan.db, f"would apply {m.label} {m.description} ({phase_}{m.path})")
+                log.info(plan.db, f"would apply {m.label} {m.description}{_kind(m, plan)} ({m.path})")
+            if plan.pending and isinstance(backend, Groups) and backend.grouping:
+                log.info(plan.db, "would apply them in one transaction (post-deploy files in one of their own)")
             if not plan.pending:
                 log.info(plan.db, "up to date; nothing would be applied")
 
@@ -321,16 +329,23 @@ class Runner:
             if plan.pending:
                 backend.prepare()
             queue = plan.pending
+            grouping = isinstance(backend, Groups) and backend.grouping
             while queue:
+                if grouping and queue[0].version != INIT_VERSION:
+                    batch = _one_phase(queue)
+                    del queue[:len(batch)]
+                    with monitor.watch(f"{len(batch)} files in one transaction", partial(backend.describe, batch[0])
+                                       if isinstance(backend, Describes) else _silent):
+                        done += self._apply_all(backend, batch, plan)
+                    continue
                 m = queue.pop(0)
                 describe = partial(backend.describe, m) if isinstance(backend, Describes) else _silent
                 with monitor.watch(f"{m.label} {m.description}", describe):
                     applied = self._apply(backend, m)
                 done.append(applied)
                 self.report.applied(backend.name, m, applied)
-                log.info(backend.name, f"applied {m.label} {m.description}{' (post-deploy)' if m.post_deploy else ''} "
-                         f"({applied.execution_ms} ms)", version=m.version, script=m.script,
-                         execution_ms=applied.execution_ms, phase=m.phase)
+                log.info(backend.name, f"applied {m.label} {m.description}{_kind(m, plan)} ({applied.execution_ms} ms)",
+                         version=m.version, script=m.script, execution_ms=applied.execution_ms, phase=m.phase)
                 if m.version == INIT_VERSION and queue:
                     # A baseline script may bring the history of the database it was dumped from: what
                     # is pending is decided again (and refused again, for a file changed since).
@@ -342,6 +357,23 @@ class Runner:
                     backend.finish(self.settings.index_timeout)
         log.info(backend.name, f"up to date: {len(done)} applied, {already} already applied")
         return plan, done
+
+    def _apply_all(self, backend: Backend, batch: list[Migration], plan: Plan) -> list[Applied]:
+        """Pending files of one phase in one transaction (a backend that `Groups`, asked to)."""
+        assert isinstance(backend, Groups)
+        log.info(backend.name, f"applying {len(batch)} file(s) in one transaction: {batch[0].label} to "
+                 f"{batch[-1].label}{' (post-deploy)' if batch[0].post_deploy else ''}")
+        self.report.one_transaction(backend.name)
+        backend.fence()
+        try:
+            records = backend.apply_all(batch)
+        except MigrationFailed as e:
+            raise backend.lost_lock() or e from None
+        for m, applied in zip(batch, records):
+            self.report.applied(backend.name, m, applied)
+            log.info(backend.name, f"applied {m.label} {m.description}{_kind(m, plan)} (in the transaction)",
+                     version=m.version, script=m.script, execution_ms=applied.execution_ms, phase=m.phase)
+        return records
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:
@@ -364,12 +396,18 @@ class Runner:
         wanted = targets.parse(to, dbs)
         catalog = self.catalog()
         with self.connected(list(wanted)) as backends, self.locked(backends):
-            plans = [(b, reconcile(b.name, catalog.migrations[b.name], b.history())) for b in backends]
+            plans = [(b, self._reconcile(catalog, b)) for b in backends]
             for b, plan in plans:
                 if wanted[b.name] != "0":  # 0: every migration
                     targets.among(b.name, wanted[b.name], {e.version: e.label for e in plan.entries
                                                            if versioned(e.version)}, "the files or the history")
             work = [(b, to_revert(plan, wanted[b.name])) for b, plan in plans]
+            if made := [e for _, entries in work for e in entries if e.checkpointed]:
+                raise InvalidMigrations([Problem(None, (
+                    f"down --to: {made[0].db} {', '.join(e.label for e in made[-3:])}{' …' if len(made) > 3 else ''} "
+                    f"came from the checkpoint {made[0].applied.script if made[0].applied else ''}, not from their own "
+                    "files, so nothing at or below it is reverted (a down script undoes what its file did on a "
+                    "database that ran it); restore a backup, or make the database again. Nothing was reverted"))])
             changing = _reverting("down", work) if self._records else []
             with drift.recorded(changing, self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
@@ -379,7 +417,7 @@ class Runner:
         release's, after its image was rolled back), from the down scripts kept in the history."""
         catalog = self.catalog()
         with self.connected(self.settings.configured()) as backends, self.locked(backends):
-            work = [(b, to_roll_back(reconcile(b.name, catalog.migrations[b.name], b.history()))) for b in backends]
+            work = [(b, to_roll_back(self._reconcile(catalog, b))) for b in backends]
             changing = _reverting("rollback", work) if self._records else []
             with drift.recorded(changing, self._before([b for b, entries in work if entries])):
                 reverting.revert(work, self.report, self.settings.placeholders)
@@ -502,7 +540,7 @@ class Runner:
 
     def new(self, db: str, description: str, now: datetime | None = None, post_deploy: bool = False,
             repeatable: bool = False) -> list[Path]:
-        directory = self.settings.migrations
+        directory = archive.writable(self.settings.migrations, "new")
         catalog = files.discover(directory, self.settings.init) if directory.is_dir() else Catalog.empty()
         try:
             paths = files.new_paths(directory, catalog, db, description, now or datetime.now(timezone.utc), repeatable)
@@ -518,7 +556,7 @@ class Runner:
 
     def hash(self) -> Path:
         """Write the integrity file of the migrations as they are."""
-        catalog = files.discover(self.settings.migrations, self.settings.init)
+        catalog = files.discover(archive.writable(self.settings.migrations, "hash"), self.settings.init)
         path = integrity.write(self.settings.migrations, catalog)
         log.info("dbinit", f"wrote {path} ({len(catalog.all())} migrations)")
         return path
@@ -539,6 +577,19 @@ def _script(plans: list[tuple[Backend, Plan]]) -> str:
 
 def _reverting(command: str, work: list[tuple[Backend, list[Entry]]]) -> list[tuple[Backend, str]]:
     return [(b, drift.what(command, [e.label for e in entries])) for b, entries in work if entries]
+
+
+def _one_phase(queue: list[Migration]) -> list[Migration]:
+    """The leading files of one phase: post-deploy files never share a transaction with pre-deploy ones."""
+    n = next((i for i, m in enumerate(queue) if m.post_deploy != queue[0].post_deploy), len(queue))
+    return queue[:n]
+
+
+def _kind(m: Migration, plan: Plan) -> str:
+    """What sort of file a log line names, when not a plain one."""
+    if m.checkpoint:
+        return f" (checkpoint: the schema as of {m.label}, in place of {len(plan.covered)} file(s))"
+    return " (post-deploy)" if m.post_deploy else ""
 
 
 def _silent(elapsed: float) -> None:

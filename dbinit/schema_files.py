@@ -36,15 +36,20 @@ def check(directory: Path, descriptions: list[Description]) -> list[Path]:
         if not target.is_file():
             problems.append(Problem(target, "is missing; write it with dbinit schema and commit it"))
             continue
-        committed = target.read_text(encoding="utf-8").splitlines()
-        live = d.text().splitlines()
-        if committed != live:
-            diff = [line for line in difflib.unified_diff(committed, live, "committed", "produced", lineterm="", n=0)
-                    if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-            first = next(i for i, (a, b) in enumerate(zip([*committed, None], [*live, None])) if a != b)
-            problems.append(Problem(target, "is not what the migrations produce; run dbinit schema and commit it. "
-                                    "It differs in: " + "; ".join(diff[:6]) + (" …" if len(diff) > 6 else ""),
-                                    first + 1))
+        if problem := difference(target, target.read_text(encoding="utf-8"), d.text(), "run dbinit schema"):
+            problems.append(problem)
     if problems:
         raise InvalidMigrations(problems)
     return [path(directory, d.db) for d in descriptions]
+
+
+def difference(target: Path, committed_text: str, live_text: str, remedy: str) -> Problem | None:
+    """A committed file that is not what the migrations produce, with the first lines that differ."""
+    committed, live = committed_text.splitlines(), live_text.splitlines()
+    if committed == live:
+        return None
+    diff = [line for line in difflib.unified_diff(committed, live, "committed", "produced", lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    first = next(i for i, (a, b) in enumerate(zip([*committed, None], [*live, None])) if a != b)
+    return Problem(target, f"is not what the migrations produce; {remedy} and commit it. It differs in: "
+                   + "; ".join(diff[:6]) + (" …" if len(diff) > 6 else ""), first + 1)

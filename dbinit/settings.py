@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import log, placeholders, registry, tenants
+from . import archive, log, placeholders, registry, tenants
 from .environment import Env, Variable, unknown
 from .errors import ConfigError, UsageError
 
@@ -49,6 +49,8 @@ ENVIRONMENT = (
     Variable("DBINIT_PEER_HISTORY", "refuse", "what `migrate` and `check` do on a database with another tool's "
              "history (golang-migrate's, dbmate's, Flyway's) and none of dbinit's: `refuse` (exit 78, naming `dbinit "
              "baseline --from TOOL`) or `ignore` (the table is another application's)"),
+    Variable("DBINIT_CHECKPOINTS", "use", "`use`: a database with no history gets the newest checkpoint and the "
+             "files after it; `ignore`: every file (`dbinit checkpoint --check` and CI's proof)"),
     Variable(placeholders.PREFIX + "<NAME>", "", "the value of `${name}` in the migration files", secret=True),
 )
 
@@ -75,6 +77,7 @@ class Settings:
     schema_dir: Path = Path("schema")  # DBINIT_SCHEMA_DIR: the schema files
     schema_on_migrate: bool = False  # DBINIT_SCHEMA_ON_MIGRATE: migrate writes the schema files
     peer_history: str = "refuse"  # DBINIT_PEER_HISTORY: refuse, ignore: another tool's history and none of dbinit's
+    checkpoints: bool = True  # DBINIT_CHECKPOINTS=use: a database with no history starts from the newest checkpoint
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
     fleet: tenants.Fleet | None = None  # DBINIT_TENANTS…: the files of a fleet's tenants, beside the shared ones
@@ -89,7 +92,8 @@ class Settings:
 
 def variables() -> list[Variable]:
     """Every variable dbinit reads: each database's, in the order of applying, then dbinit's own."""
-    return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT, *tenants.ENVIRONMENT]
+    return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT, *archive.ENVIRONMENT,
+            *tenants.ENVIRONMENT]
 
 
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -100,6 +104,8 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")
     log.configure(log_format)
     migrations = Path(flags.get("migrations") or e.get("DBINIT_MIGRATIONS") or _peer_folder(e) or "migrations")
+    archive.configure(archive.Limits(e.count("DBINIT_ARCHIVE_MAX_MB", 256) * archive.MIB,
+                                     e.count("DBINIT_ARCHIVE_MAX_FILES", 20000)))
     out_of_order = flags.get("out_of_order") or e.flag("DBINIT_OUT_OF_ORDER")
     lint = e.choice("DBINIT_LINT", "warn", ("off", "warn", "error"))
     drift = e.choice("DBINIT_DRIFT", "warn", ("off", "warn", "fail"))
@@ -134,6 +140,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         schema_dir=Path(flags.get("schema_dir") or e.get("DBINIT_SCHEMA_DIR") or migrations.absolute().parent / "schema"),
         schema_on_migrate=e.flag("DBINIT_SCHEMA_ON_MIGRATE"),
         peer_history=e.choice("DBINIT_PEER_HISTORY", "refuse", ("refuse", "ignore")),
+        checkpoints=e.choice("DBINIT_CHECKPOINTS", "use", ("use", "ignore")) == "use",
         create_database=bool(flags.get("create_database") or e.flag("DBINIT_CREATE_DATABASE")),
         placeholders=values,
         fleet=fleet,

@@ -9,7 +9,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from dbinit import cli, errors, registry, report, settings, tenants
+from dbinit import archive, cli, errors, registry, report, settings, tenants
 from dbinit.environment import Variable
 
 MARKER = re.compile(r"<!-- generated: (?P<name>[a-z_]+) -->")
@@ -88,6 +88,7 @@ def configuration() -> str:
     for database in registry.databases():
         out += [f"## {database.title}", "", _variables(database.environment), ""]
     out += ["## dbinit", "", _variables(settings.ENVIRONMENT), ""]
+    out += ["## Archives (docs/guides/kubernetes.md)", "", _variables(archive.ENVIRONMENT), ""]
     out += ["## Fleets (docs/guides/tenants.md)", "", _variables(tenants.ENVIRONMENT), ""]
     return "\n".join(out)
 

@@ -32,6 +32,8 @@ ADOPTION = "tests/test_moving_in.py::test_a_database_another_tool_migrated_is_re
 TLS_TESTS = "tests/test_tls.py::"
 NO_CLUSTER = "Neo4j Community, the edition dbinit is tested on, has no cluster"
 FLEET = "tests/test_fleet.py::"
+ARCHIVES = ("tests/test_archives.py::test_every_database_s_files_read_from_an_archive_and_one_reaching_outside_it_"
+            "runs_nothing")
 TENANTS_ARE_POSTGRES = ("a fleet's tenants are PostgreSQL schemas or databases (Neo4j Community has one database; "
                         "Redis Cluster has one): its Neo4j and Redis files are the shared part's")
 
@@ -207,6 +209,22 @@ MODES: dict[str, dict[str, Cell | Never]] = {
                       FLEET + "test_files_of_another_database_among_the_tenants_files_are_refused"),
         "redis": Cell(78, AT_ONCE, "a fleet's tenants are PostgreSQL schemas, so their files are PostgreSQL's alone",
                       FLEET + "test_files_of_another_database_among_the_tenants_files_are_refused"),
+    },
+    "a migrations archive holding a path outside itself": {
+        db: Cell(65, AT_ONCE, "a path outside the archive", ARCHIVES) for db in ("postgres", "neo4j", "redis")},
+    "a checkpoint of a database whose only database is not empty": {
+        "postgres": Never("dbinit checkpoint makes a scratch database of its own on the server, and drops it"),
+        "neo4j": Cell(78, AT_ONCE, "whose database has no history and no schema",
+                      "tests/test_checkpoints.py::test_neo4j_from_the_checkpoint_and_later_files_is_the_graph_schema_"
+                      "every_file_makes"),
+        "redis": Never("Redis has no checkpoints: its files write keys, which are data"),
+    },
+    "a no-transaction file pending with every file in one transaction": {
+        "postgres": Cell(65, AT_ONCE, "is a no-transaction file", "tests/test_one_transaction.py::test_a_pending_no_"
+                         "transaction_file_is_refused_before_anything_runs"),
+        "neo4j": Never("DBINIT_PG_TRANSACTION is PostgreSQL's: Neo4j cannot change schema and data in one transaction, "
+                       "so its files commit one by one"),
+        "redis": Never("DBINIT_PG_TRANSACTION is PostgreSQL's: a Redis MULTI is one file's"),
     },
     "another database's URL scheme": {
         "postgres": Cell(78, AT_ONCE, "POSTGRES_URL must start with postgresql://"),

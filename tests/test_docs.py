@@ -24,9 +24,9 @@ from dbinit import cli, registry, settings
 from dbinit.errors import ConfigError
 from examples import PAGES, ROOT, Block, block, blocks, command_parts, shell_commands
 from test_helm import application_chart, render
+from test_manifests import version
 
 VARIABLE = re.compile(r"\b(?:(?:DBINIT|POSTGRES|NEO4J|REDIS|DATABASE)_[A-Z0-9_]+|PG[A-Z]{3,})\b")
-KUBERNETES = "1.30"
 
 
 def kind(b: Block) -> str:
@@ -181,7 +181,7 @@ def test_a_compose_example_is_a_valid_compose_file(b, tmp_path):
 def test_a_kubernetes_example_passes_the_kubernetes_schema(b):
     for document in yaml.safe_load_all(text(b)):
         if document:
-            kubernetes_validate.validate(document, KUBERNETES, strict=True)
+            kubernetes_validate.validate(document, version(document), strict=True)
 
 
 def test_the_helm_example_renders_with_the_chart_into_valid_kubernetes_objects(tmp_path):

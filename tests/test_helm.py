@@ -140,3 +140,26 @@ def test_a_fleet_s_hook_jobs_are_indexed_over_its_shares_with_the_tenants_files_
     assert maps["shop-dbinit-tenant-migrations"] == {"V001-items-up.sql": "CREATE TABLE items (id int);"}
     one = render(tmp_path, {})
     assert all("completionMode" not in d["spec"] for d in one if d["kind"] == "Job")
+
+
+def test_a_migration_set_too_large_for_a_configmap_as_text_ships_as_a_binary_archive(tmp_path):
+    """`dbinit archive values.yaml` chose the archive for some 2 MiB of files: the chart makes a
+    binaryData ConfigMap, mounts it, and points DBINIT_MIGRATIONS at it (the e2e run applies it)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from workloads import write_long_lived
+
+    write_long_lived(tmp_path / "large", 600)
+    made = subprocess.run([sys.executable, "-m", "dbinit", "archive", str(tmp_path / "values.json"), "--migrations",
+                           str(tmp_path / "large")], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    values = json.loads((tmp_path / "values.json").read_text())
+    docs = render(tmp_path, {**values, "env": {"POSTGRES_HOST": "postgres"}})
+    (configmap,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert set(configmap["binaryData"]) == {"migrations.tar.gz"} and "data" not in configmap
+    assert len(yaml.safe_dump(configmap)) < 1 << 20
+    job = next(d for d in docs if d["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "DBINIT_MIGRATIONS", "value": "/migrations/migrations.tar.gz"} in container["env"]
+    assert {"name": "dbinit-migrations", "mountPath": "/migrations", "readOnly": True} in container["volumeMounts"]

@@ -8,10 +8,27 @@ import yaml
 MANIFESTS = sorted((Path(__file__).resolve().parent.parent / "deploy" / "kubernetes").glob("*.yaml"))
 
 
+def version(doc: dict) -> str:
+    """The oldest Kubernetes a manifest must pass: 1.30, or 1.35 (image volumes on by default) for
+    a pod with an image volume."""
+    pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or doc.get("spec") or {}
+    return "1.35" if any("image" in v for v in pod.get("volumes") or []) else "1.30"
+
+
 @pytest.mark.parametrize("path", MANIFESTS, ids=[p.name for p in MANIFESTS])
 def test_manifest_passes_kubernetes_schema_validation(path):
     for doc in yaml.safe_load_all(path.read_text()):
-        kubernetes_validate.validate(doc, "1.30", strict=True)
+        kubernetes_validate.validate(doc, version(doc), strict=True)
+
+
+def test_the_image_volume_job_needs_1_35_and_reads_the_migrations_from_the_image():
+    job = yaml.safe_load((MANIFESTS[0].parent / "image-volume-job.yaml").read_text())
+    assert version(job) == "1.35"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(job, "1.30", strict=True)  # an image volume is unknown there
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["DBINIT_MIGRATIONS"].startswith(container["volumeMounts"][0]["mountPath"])
 
 
 @pytest.mark.parametrize("name", ["deployment.yaml", "deployment-waits.yaml", "job.yaml",

@@ -547,6 +547,49 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
         _remove(pods + ["dbinit-e2e-upgrade", "dbinit-e2e-post-deploy", "dbinit-e2e-rollback"], servers)
 
 
+def test_a_two_mib_migration_set_ships_through_the_chart_as_an_archive_and_applies(images, tmp_path):
+    """Three years of files (600, some 2 MiB: more than a ConfigMap holds as text): `dbinit archive
+    values.json` packs them, the chart ships them as a binaryData ConfigMap, and its hook Job (as a
+    Pod, on a read-only root filesystem) reads the archive in place and applies every file."""
+    import base64
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from workloads import write_long_lived
+
+    subprocess.run(f"docker save {images['dbinit']} | podman load -q", shell=True, check=True, capture_output=True)
+    image = f"localhost/{images['dbinit']}"
+    server = PostgresServer()
+    pod = "dbinit-e2e-archive"
+    try:
+        server.start()
+        files = write_long_lived(tmp_path / "large", 600)
+        assert sum(f.stat().st_size for f in files) > 2_000_000
+        packed = subprocess.run([sys.executable, "-m", "dbinit", "archive", str(tmp_path / "values.json"),
+                                 "--migrations", str(tmp_path / "large")], capture_output=True, text=True)
+        assert packed.returncode == 0, packed.stderr
+        (tmp_path / "secret.json").write_text(json.dumps(
+            {"POSTGRES_PASSWORD": base64.b64encode(server.password.encode()).decode()}))
+        subprocess.run(["podman", "secret", "rm", "app-databases"], capture_output=True)
+        subprocess.run(["podman", "secret", "create", "app-databases", str(tmp_path / "secret.json")], check=True,
+                       capture_output=True)
+        values = {"image": {"repository": image.rsplit(":", 1)[0], "tag": image.rsplit(":", 1)[1]},
+                  "env": {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": str(server.port), "POSTGRES_USER": "postgres",
+                          "POSTGRES_DB": "postgres", "DBINIT_LINT": "off"},
+                  "credentials": {"existingSecret": "app-databases",
+                                  # null: Helm drops the chart's default keys for the other two databases
+                                  "keys": {"POSTGRES_PASSWORD": "POSTGRES_PASSWORD", "NEO4J_AUTH": None,
+                                           "REDIS_PASSWORD": None}},
+                  "migrations": json.loads((tmp_path / "values.json").read_text())["migrations"]}
+        rendered = _render(tmp_path / "release", values)
+        assert any("binaryData" in d for d in rendered[0] if d["kind"] == "ConfigMap")
+        log = _run_job(rendered, "shop-dbinit", pod)
+        assert "applied V0600 step-600" in log and "up to date: 600 applied" in log
+        assert "/migrations/migrations.tar.gz/V0001-step-1-up.sql" not in log  # nothing to say about a file
+        assert server.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "600"
+    finally:
+        _remove([pod], [server])
+
+
 def _render(directory: Path, values: dict) -> tuple[list[dict], list[str]]:
     """The chart rendered with `values`: its documents, and its ConfigMaps as podman's --configmap options."""
     import yaml

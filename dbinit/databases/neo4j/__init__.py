@@ -60,12 +60,12 @@ register(Database(
     name=NAME, title="Neo4j",
     # A down file sorts right after its up file: 2025-01-15-001-add-index.down.cypher.
     naming=Dated(re.compile(rf"(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}})-(?P<num>\d+)-{DESCRIPTION}(?<!\.down)"
-                            r"(?:\.(?P<dir>down))?\.cypher"),
+                            r"(?<!\.checkpoint)(?:\.(?P<dir>down|checkpoint))?\.cypher"),
                  _EXPECTED, (".cypher", ".down.cypher"), f"{NAME} migration", hints=(
                      (r"\d{4}-\d{2}-\d{2}-[^\d].*", "has no sequence number NNN after the date; expected {expected}"),
                      (r"V\d[\d._]*__.+", "looks like a neo4j-migrations name; dbinit expects {expected} (dbinit import "
                       "neo4j-migrations converts the whole folder, dated the day it runs)")),
-                 version_word="Neo4j version"),
+                 version_word="Neo4j version", checkpoint_suffix=".checkpoint.cypher"),
     comment="//", variables="NEO4J_URI", environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("neo4j_uri", "Neo4j URI (NEO4J_URI)"),),
     parse=_parse, open=_open, init_script="neo4j-init.cypher", warnings=_warnings,

@@ -133,6 +133,12 @@ def _record(b: Neo4jBackend, tx: Any, migration: Migration, ms: int) -> Applied:
         raise LockLost(b.name, f"the lease ran out before {migration.script} was recorded (its transaction "
                        f"was rolled back); the lock is now held by {b.holder_or_unknown()}")
     b.known[migration.version] = dict(record["m"])
+    if migration.covers:  # a checkpoint's records of the files it stands for, in the same transaction
+        rows = [{"version": v, "description": d, "script": migration.script, "checksum": c, "execution_ms": 0,
+                 "success": True, "applied_by": b.owner, "baselined": True} for v, d, c in migration.covers]
+        for node in tx.run(f"UNWIND $rows AS r CREATE (m:{HISTORY}) SET m = r, m.applied_at = datetime() RETURN m",
+                           rows=rows):
+            b.known[node["m"]["version"]] = dict(node["m"])
     b.locking.confirmed(sent)
     return as_applied(record["m"])
 

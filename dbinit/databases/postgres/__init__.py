@@ -13,7 +13,7 @@ from ...naming import DESCRIPTION, Numbered
 from ...ports import Protocol
 from ...registry import Database, Flag, Tenancy, register
 from .peers import PEERS
-from .settings import ENVIRONMENT, FOREIGN, VARIABLES, load
+from .settings import ENVIRONMENT, FOREIGN, VARIABLES, in_database, load
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -85,7 +85,7 @@ def _histories(backend: Backend, kind: str, tenants: list[str]) -> dict[str, lis
 
 register(Database(
     name=NAME, title="PostgreSQL",
-    naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down)\.sql"), _EXPECTED,
+    naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down|checkpoint)\.sql"), _EXPECTED,
                     ("-up.sql", "-down.sql"), f"{NAME} migration", hints=(
                         (r"V(?P<num>\d+)__(?P<desc>.+)", "looks like a Flyway name: call it V{num}-{desc}-up.sql "
                          "(dbinit import flyway converts the whole folder)"),
@@ -96,7 +96,8 @@ register(Database(
                         (r"v\d+-.+", "the V must be upper-case; expected {expected}"),
                         (r"V\d+-(up|down)", "has no description; expected {expected}"),
                         (rf"V\d+-{DESCRIPTION}", "ends in neither -up nor -down; expected {expected}"),
-                        (r"V[^-]*[^\d-][^-]*-.*", "the version after V must be digits only; expected {expected}"))),
+                        (r"V[^-]*[^\d-][^-]*-.*", "the version after V must be digits only; expected {expected}")),
+                    checkpoint_suffix="-checkpoint.sql"),
     comment="--", variables=VARIABLES, environment=ENVIRONMENT, load_settings=load,
     flags=(Flag("postgres_url", "PostgreSQL URL (POSTGRES_URL)"),),
     parse=_parse, open=_open, init_script="postgres-init.sql", lint=_lint, fill=_fill, foreign=FOREIGN,
@@ -105,4 +106,5 @@ register(Database(
     logger="psycopg",
     peers=PEERS,
     tenancy=Tenancy(("schema", "database"), _tenant_settings, _shared, _listed, _histories),
+    scratch=in_database,
 ))

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from ... import log
-from ...errors import ConnectionLost, MigrationFailed
+from ...errors import ConnectionLost, MigrationFailed, Problem
 from ...history import Applied
 from ...migration import Migration, Statement, kept_down
 from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, timeouts, with_lock_retries
@@ -47,10 +47,23 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgs
     again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
         pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED]
     ) if migration.repeatable else pgsql.SQL("")
-    return pgsql.SQL("INSERT INTO {} ({}, {}) VALUES ({}, now(), (extract(epoch FROM clock_timestamp() - now()) * 1000)"
-                     "::int, {}, {}, {}){} RETURNING {}").format(
-        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values, pgsql.Literal(success),
-        pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again, pgsql.SQL(COLUMNS))
+    return pgsql.SQL("{}INSERT INTO {} ({}, {}) VALUES ({}, now(), "
+                     "(extract(epoch FROM clock_timestamp() - now()) * 1000)::int, {}, {}, {}){} RETURNING {}").format(
+        _covered(b, migration), pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values,
+        pgsql.Literal(success), pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again, pgsql.SQL(COLUMNS))
+
+
+def _covered(b: PostgresBackend, migration: Migration) -> pgsql.Composable:
+    """A checkpoint's records of the files it stands for, in the same statement as its own."""
+    if not migration.covers:
+        return pgsql.SQL("")
+    rows = pgsql.SQL(", ").join(
+        pgsql.SQL("({}, now(), 0, true, {}, true)").format(
+            pgsql.SQL(", ").join(map(pgsql.Literal, (version, description, migration.script, checksum))),
+            pgsql.Literal(b.owner))
+        for version, description, checksum in migration.covers)
+    return pgsql.SQL("WITH covered AS (INSERT INTO {} ({}, {}) VALUES {}) ").format(
+        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(BASELINED), rows)
 
 
 def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript, tail: pgsql.Composable,
@@ -204,6 +217,51 @@ def _left_to_dbinit(b: PostgresBackend, migration: Migration, script: SqlScript)
              "(a dump of a database it managed)" + (f"; {adopted} history record(s) it carries adopted" if adopted
                                                      else ""))
     return SqlScript(kept, script.transactional)
+
+
+def ungroupable(migrations: list[Migration]) -> list[Problem]:
+    """DBINIT_PG_TRANSACTION=all: a no-transaction file cannot join the others' transaction."""
+    return [Problem(m.path, "is a no-transaction file (CREATE INDEX CONCURRENTLY and the like), and "
+                    "DBINIT_PG_TRANSACTION=all runs every pending file in one transaction: move it to a release of "
+                    "its own and run that with DBINIT_PG_TRANSACTION=file; nothing was run", 1)
+            for m in migrations if not parse(m).transactional]
+
+
+def apply_all(b: PostgresBackend, migrations: list[Migration]) -> list[Applied]:
+    """DBINIT_PG_TRANSACTION=all: every file and its history row in one transaction (each file's
+    own SETs reset after it, as ever), the lock timeout and its retries around all of it."""
+    scripts = [(m, _left_to_dbinit(b, m, parse(m))) for m in migrations]
+    first, last = migrations[0], migrations[-1]
+    group = Migration(first.db, first.version, f"{first.label}…{last.label}",
+                      f"({len(migrations)} files in one transaction)", first.path, "", "")
+
+    def attempt(lock_ms: int) -> list[Applied]:
+        rows: list[Applied] = []
+        m, stmt = first, None
+        try:
+            with b.connection.transaction():
+                for m, script in scripts:
+                    b.connection.execute(timeouts(b, lock_ms, "LOCAL"))
+                    for stmt in script.statements:
+                        _execute(b, stmt)
+                    stmt = None
+                    rows.append(Applied(*row_of(b.connection.execute(_history_row(b, m, True)))))
+                    b.connection.execute(b.reset)  # RESET ALL: what the file SET, and the timeouts, set again next
+        except psycopg.Error as e:
+            if b.connection.broken or b.connection.closed:
+                raise ConnectionLost(b.name, last_words(e), m.path, "a transaction cut off before its COMMIT was "
+                                     f"rolled back: none of the {len(migrations)} files is applied") from None
+            b.raise_if_fenced(e)
+            if e.sqlstate == LOCK_NOT_AVAILABLE:
+                raise LockWait() from None
+            failed = _failure(b, m, stmt or SqlStatement("(its history row)", 1), e, [], False, _position(e))
+            others = len(migrations) - 1
+            raise MigrationFailed(b.name, m.path, f"{failed.detail}; rolled back, and with it the {others} other "
+                                  "file(s) of this transaction: none is applied (DBINIT_PG_TRANSACTION=all)",
+                                  failed.line, failed.statement, failed.code) from None
+        return rows
+
+    return with_lock_retries(b, group, attempt)
 
 
 def apply(b: PostgresBackend, migration: Migration) -> Applied:

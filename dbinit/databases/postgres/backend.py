@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from ...contract import Backend, Progress
-from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, NotReady
+from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, NotReady, Problem
 from ...history import Applied
 from ...migration import Migration
 from ...ports import Endpoint
@@ -226,6 +226,16 @@ class PostgresBackend(Backend):
 
     def apply(self, migration: Migration) -> Applied:
         return applying.apply(self, migration)
+
+    @property
+    def grouping(self) -> bool:
+        return self.settings.transaction == "all"
+
+    def ungroupable(self, migrations: list[Migration]) -> list[Problem]:
+        return applying.ungroupable(migrations)
+
+    def apply_all(self, migrations: list[Migration]) -> list[Applied]:
+        return applying.apply_all(self, migrations)
 
     def script(self, migrations: list[Migration]) -> list[str]:
         return applying.script(self, migrations)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ...archive import within
 from ...errors import Problem
 from ...migration import Migration
 from ...phase import marker
@@ -96,10 +97,15 @@ def lint(files: list[Migration]) -> list[Problem] | None:
     post_deploy = {m.path for m in files if m.post_deploy}
     findings: list[dict[str, Any]] = []
     for transactional in (True, False):
-        paths = [str(p) for p, (_, s) in scripts.items() if s.transactional == transactional and s.statements]
-        if paths:
-            flags = ["--assume-in-transaction"] if transactional else []
-            out = subprocess.run([binary, "--reporter", "json", *flags, *paths], capture_output=True, text=True)
+        chosen = [m for m, s in scripts.values() if s.transactional == transactional and s.statements]
+        flags = ["--reporter", "json", *(["--assume-in-transaction"] if transactional else [])]
+        # Files in an archive exist in memory only: each goes to squawk on its stdin.
+        runs: list[tuple[list[str], str | None]] = [
+            ([binary, *flags, "--stdin-filepath", str(m.path)], m.text) for m in chosen if within(m.path)]
+        if on_disk := [str(m.path) for m in chosen if not within(m.path)]:
+            runs.append(([binary, *flags, *on_disk], None))
+        for command, text in runs:
+            out = subprocess.run(command, input=text, capture_output=True, text=True)
             findings += json.loads(out.stdout or "[]")
     problems: list[Problem] = []
     allowed = {p: _allowed(m, s.statements[0].line if s.statements else 1) for p, (m, s) in scripts.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -38,6 +39,9 @@ ENVIRONMENT = (
     Variable("DBINIT_PG_STATEMENT_TIMEOUT", "0.0", "seconds any statement may run; 0: no limit"),
     Variable("DBINIT_PG_POOLER", "none", "`transaction` behind a transaction-mode pooler (PgBouncer): a lease "
              "row instead of the advisory lock; `session` or `none` otherwise"),
+    Variable("DBINIT_PG_TRANSACTION", "file", "`file`: each migration commits with its history row; `all`: every "
+             "pending file of a run in one transaction, all or nothing (a no-transaction file is refused, exit 65; "
+             "post-deploy files are a transaction of their own)"),
     Variable("DBINIT_POSTGRES_SCHEMA_PRIVILEGES", "false", "`true`: the schema file and the drift check include "
              "owners, grants and default privileges (they differ from one environment to the next)"),
 )
@@ -67,6 +71,7 @@ class PostgresSettings:
     # A fleet's tenant (tenancy.py): its schema first on the search path, and the only one described.
     tenant_schema: str | None = None
     tenant_schemas: tuple[str, ...] = ()  # the shared part's: the tenants' schemas, described with each tenant
+    transaction: str = "file"  # DBINIT_PG_TRANSACTION: "all": every pending file of a run in one transaction
 
     def display(self) -> str:
         from psycopg.conninfo import conninfo_to_dict
@@ -139,10 +144,11 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
     statement_timeout = env.seconds("DBINIT_PG_STATEMENT_TIMEOUT", 0.0)
     pooler = env.choice("DBINIT_PG_POOLER", "none", ("none", "session", "transaction"))
     privileges = env.flag("DBINIT_POSTGRES_SCHEMA_PRIVILEGES")
+    transaction = env.choice("DBINIT_PG_TRANSACTION", "file", ("file", "all"))
 
     def made(conninfo: str, source: str) -> PostgresSettings:
         return PostgresSettings(conninfo, password, schema, lock_timeout, lock_retries, statement_timeout, pooler,
-                                source, privileges)
+                                source, privileges, transaction=transaction)
 
     variable = "--postgres-url" if url_flag else "POSTGRES_URL" if env.get("POSTGRES_URL") else "DATABASE_URL"
     url = url_flag or env.get("POSTGRES_URL") or env.get("DATABASE_URL")
@@ -172,3 +178,10 @@ def load(env: Env, flags: Mapping[str, Any]) -> PostgresSettings | None:
             raise ConfigError(f"PGSSLMODE must be one of {', '.join(_SSLMODES)}, not {mode!r}")
         return made("", "PGHOST")
     return None
+
+
+def in_database(given: PostgresSettings, name: str) -> PostgresSettings:
+    """The same server and role, another database: a fleet's database tenant, a scratch database."""
+    from psycopg.conninfo import make_conninfo
+
+    return dataclasses.replace(given, conninfo=make_conninfo(given.conninfo, dbname=name))

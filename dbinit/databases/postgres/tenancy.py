@@ -9,12 +9,13 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from ...errors import ConfigError
 from ...history import Applied
 from .apply import BASELINED, COLUMNS
 from .locking import TABLE
+
+from .settings import in_database
 
 if TYPE_CHECKING:
     from ...contract import Backend
@@ -27,7 +28,7 @@ _LONGEST = 63  # bytes in a PostgreSQL name
 def settings(given: PostgresSettings, kind: str, tenant: str) -> PostgresSettings:
     """The settings of one tenant's run."""
     if kind == "database":
-        return dataclasses.replace(given, conninfo=make_conninfo(given.conninfo, dbname=tenant))
+        return in_database(given, tenant)
     if given.pooler == "transaction":
         raise ConfigError("schema tenants need the tenant's schema on each session's search path, which a "
                           "transaction-mode pooler does not keep (DBINIT_PG_POOLER=transaction): migrate a fleet of "

@@ -12,7 +12,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "dbinit.migrationsConfigMap" -}}
 {{- if .Values.migrations.existingConfigMap -}}
 {{ .Values.migrations.existingConfigMap }}
-{{- else if .Values.migrations.files -}}
+{{- else if or .Values.migrations.files .Values.migrations.archive -}}
 {{ include "dbinit.name" . }}-migrations
 {{- end -}}
 {{- end -}}
@@ -26,6 +26,9 @@ args: {{ toJson .args }}
 env:
 {{- range $name, $value := .root.Values.env }}
   - {name: {{ $name }}, value: {{ $value | quote }}}
+{{- end }}
+{{- if and .root.Values.migrations.archive (not .root.Values.migrations.existingConfigMap) }}
+  - {name: DBINIT_MIGRATIONS, value: /migrations/migrations.tar.gz}
 {{- end }}
 {{- if and .shards (gt (int .root.Values.job.shards) 1) }}
   - {name: DBINIT_SHARDS, value: {{ .root.Values.job.shards | quote }}}
