@@ -343,9 +343,7 @@ class Runner:
                 with monitor.watch(f"{m.label} {m.description}", describe):
                     applied = self._apply(backend, m)
                 done.append(applied)
-                self.report.applied(backend.name, m, applied)
-                log.info(backend.name, f"applied {m.label} {m.description}{_kind(m, plan)} ({applied.execution_ms} ms)",
-                         version=m.version, script=m.script, execution_ms=applied.execution_ms, phase=m.phase)
+                self._applied(backend, m, applied, plan)
                 if m.version == INIT_VERSION and queue:
                     # A baseline script may bring the history of the database it was dumped from: what
                     # is pending is decided again (and refused again, for a file changed since).
@@ -370,10 +368,13 @@ class Runner:
         except MigrationFailed as e:
             raise backend.lost_lock() or e from None
         for m, applied in zip(batch, records):
-            self.report.applied(backend.name, m, applied)
-            log.info(backend.name, f"applied {m.label} {m.description}{_kind(m, plan)} (in the transaction)",
-                     version=m.version, script=m.script, execution_ms=applied.execution_ms, phase=m.phase)
+            self._applied(backend, m, applied, plan)
         return records
+
+    def _applied(self, backend: Backend, m: Migration, applied: Applied, plan: Plan) -> None:
+        self.report.applied(backend.name, m, applied)
+        log.info(backend.name, f"applied {m.label} {m.description}{_kind(m, plan)} ({applied.execution_ms} ms)",
+                 version=m.version, script=m.script, execution_ms=applied.execution_ms, phase=m.phase)
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:

@@ -287,6 +287,9 @@ def test_neo4j_from_the_checkpoint_and_later_files_is_the_graph_schema_every_fil
     assert schema_of(env, tmp_path / "b") == from_files
     assert statuses(env, migrations) == {"2025-01-10-001": "Checkpoint", "2025-01-10-002": "Checkpoint",
                                          "2025-01-11-001": "Checkpoint", "2025-01-12-001": "Applied"}
+    down = dbinit("down", "--to", "2025-01-10-001", "--migrations", str(migrations), **env)
+    assert down.returncode == 65 and "came from the checkpoint 2025-01-11-001-schema.checkpoint.cypher" in down.stderr
+    assert statuses(env, migrations)["2025-01-11-001"] == "Checkpoint"  # nothing reverted
     check = dbinit("checkpoint", "--check", "--migrations", str(migrations), **env)
     assert check.returncode == 78  # it too needs an empty database to make the schema in
 

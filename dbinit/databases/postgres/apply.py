@@ -39,18 +39,26 @@ def _position(e: psycopg.Error) -> int | None:
     return int(e.diag.statement_position) - 1 if e.diag.statement_position else None
 
 
-def _history_row(b: PostgresBackend, migration: Migration, success: bool) -> pgsql.Composed:
-    # now() is the transaction's start and clock_timestamp() the present: the server measures the run.
+# Where a file began in a transaction of many files (DBINIT_PG_TRANSACTION=all): set as it begins.
+_FILE_STARTED = "dbinit.file_started"
+
+
+def _history_row(b: PostgresBackend, migration: Migration, success: bool, among: bool = False) -> pgsql.Composed:
+    # now() is the transaction's start and clock_timestamp() the present: the server measures the run
+    # (`among` others in one transaction: from where this file began).
     values = pgsql.SQL(", ").join(map(pgsql.Literal, (migration.version, migration.description, migration.script,
                                                       migration.checksum)))
     # A repeatable file's record is replaced by each run of it; a versioned one's is written once.
     again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
         pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED]
     ) if migration.repeatable else pgsql.SQL("")
+    began = pgsql.SQL("current_setting({})::timestamptz").format(pgsql.Literal(_FILE_STARTED)) if among else \
+        pgsql.SQL("now()")
     return pgsql.SQL("{}INSERT INTO {} ({}, {}) VALUES ({}, now(), "
-                     "(extract(epoch FROM clock_timestamp() - now()) * 1000)::int, {}, {}, {}){} RETURNING {}").format(
+                     "(extract(epoch FROM clock_timestamp() - {}) * 1000)::int, {}, {}, {}){} RETURNING {}").format(
         _covered(b, migration), pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values,
-        pgsql.Literal(success), pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again, pgsql.SQL(COLUMNS))
+        began, pgsql.Literal(success), pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again,
+        pgsql.SQL(COLUMNS))
 
 
 def _covered(b: PostgresBackend, migration: Migration) -> pgsql.Composable:
@@ -241,11 +249,12 @@ def apply_all(b: PostgresBackend, migrations: list[Migration]) -> list[Applied]:
         try:
             with b.connection.transaction():
                 for m, script in scripts:
-                    b.connection.execute(timeouts(b, lock_ms, "LOCAL"))
+                    b.connection.execute(timeouts(b, lock_ms, "LOCAL") +
+                                         f"SELECT set_config('{_FILE_STARTED}', clock_timestamp()::text, true);")
                     for stmt in script.statements:
                         _execute(b, stmt)
                     stmt = None
-                    rows.append(Applied(*row_of(b.connection.execute(_history_row(b, m, True)))))
+                    rows.append(Applied(*row_of(b.connection.execute(_history_row(b, m, True, among=True)))))
                     b.connection.execute(b.reset)  # RESET ALL: what the file SET, and the timeouts, set again next
         except psycopg.Error as e:
             if b.connection.broken or b.connection.closed:
