@@ -27,8 +27,8 @@ MIB = 1 << 20
 
 
 class Limits(NamedTuple):
-    bytes: int = 256 * MIB
-    files: int = 20000
+    unpacked: int = 256 * MIB  # bytes
+    entries: int = 20000
 
 
 _limits = Limits()
@@ -90,8 +90,8 @@ def _unpack(path: Path) -> Archive:
         with tarfile.open(path, mode="r|gz") as tar:
             for count, info in enumerate(tar, 1):
                 name = PurePosixPath(info.name)
-                if count > limits.files:
-                    raise refused(f"holds more than {limits.files} files and folders (DBINIT_ARCHIVE_MAX_FILES)")
+                if count > limits.entries:
+                    raise refused(f"holds more than {limits.entries} files and folders (DBINIT_ARCHIVE_MAX_FILES)")
                 if name.is_absolute() or ".." in name.parts:
                     raise refused(f"holds {info.name}, a path outside the archive; every path in it must be "
                                   "relative, without '..'")
@@ -104,8 +104,8 @@ def _unpack(path: Path) -> Archive:
                     members.append((name, None))
                     continue
                 total += info.size
-                if total > limits.bytes:  # by the header, before a byte of it is inflated
-                    raise refused(f"unpacks to more than {limits.bytes // MIB} MiB (at {info.name}, "
+                if total > limits.unpacked:  # by the header, before a byte of it is inflated
+                    raise refused(f"unpacks to more than {limits.unpacked // MIB} MiB (at {info.name}, "
                                   f"{info.size} bytes); DBINIT_ARCHIVE_MAX_MB is the limit")
                 member = tar.extractfile(info)
                 members.append((name, member.read() if member is not None else b""))

@@ -26,13 +26,13 @@ def _files(directory: Path) -> list[Path]:
                   if not any(part.startswith(".") for part in p.relative_to(directory).parts))
 
 
-def packed(directory: Path) -> bytes:
-    """The folder as a .tar.gz: sorted, every time 0, owner root, mode 0644 (folders 0755)."""
+def packed(directory: Path, paths: list[Path]) -> bytes:
+    """`paths` of the folder as a .tar.gz: sorted, every time 0, owner root, mode 0644 (folders 0755)."""
     out = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as zipped, \
             tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
         folders: set[str] = set()
-        for path in _files(directory):
+        for path in paths:
             name = path.relative_to(directory).as_posix()
             for parent in reversed(Path(name).parents[:-1]):
                 if parent.as_posix() not in folders:
@@ -53,19 +53,20 @@ def write(directory: Path, init: Path | None, target: Path) -> str:
     """The archive, or Helm values (a .yaml or .json name), written to `target` once the files are
     read as a run reads them; what was written, for the log."""
     files.discover(directory, init)
+    paths = _files(directory)
     if target.name.endswith(archive.SUFFIXES):
-        data = packed(directory)
+        data = packed(directory, paths)
         target.write_bytes(data)
-        return f"{len(_files(directory))} files, {len(data)} bytes"
+        return f"{len(paths)} files, {len(data)} bytes"
     if not target.name.endswith((".yaml", ".yml", ".json")):
         raise UsageError(f"archive: {target.name} is neither a .tar.gz (the archive) nor a .yaml (Helm values)")
-    plain = {p.relative_to(directory).as_posix(): archive.read_bytes(p) for p in _files(directory)}
+    plain = {p.relative_to(directory).as_posix(): archive.read_bytes(p) for p in paths}
     flat = all("/" not in name for name in plain)  # a ConfigMap's keys are file names: no folders
     if flat and _text(plain.values()) and sum(len(k) + len(v) for k, v in plain.items()) <= PLAIN_TEXT_LIMIT:
         values: dict[str, object] = {"files": {name: data.decode("utf-8") for name, data in plain.items()}}
         said = f"{len(plain)} files as text"
     else:
-        data = packed(directory)
+        data = packed(directory, paths)
         values = {"archive": base64.b64encode(data).decode("ascii")}
         said = f"{len(plain)} files as a {len(data)}-byte archive (binaryData)"
     # JSON is YAML: helm install -f reads it.

@@ -31,7 +31,7 @@ class Entry:
         """The state as status shows it: an applied one that a checkpoint made, or that `baseline`
         recorded, says so."""
         if self.state is State.APPLIED and self.applied:
-            if registry.get(self.db).naming.is_checkpoint(self.applied.script):
+            if self.checkpointed:
                 return "Checkpoint"
             if self.applied.baselined:
                 return "Baselined"

@@ -108,6 +108,14 @@ def pytest_runtest_makereport(item, call):
             report.outcome, report.longrepr = "failed", f"a password appeared in the test's output: {leaked}"
 
 
+def write_files(directory: Path, files: dict[str, str]) -> Path:
+    """A migrations folder holding `files` (name, or subfolder/name: text), added to what is there."""
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
 def run_dbinit(*args: str, cwd: Path | None = None, timeout: float = 120, **env: str) -> Result:
     proc = start_dbinit(*args, cwd=cwd, **env)
     out, err = proc.communicate(timeout=timeout)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import failure_modes
-from conftest import ROOT, run_dbinit
+from conftest import ROOT, run_dbinit, write_files
 
 sys.path.insert(0, str(ROOT / "bench"))
 from workloads import write_long_lived  # noqa: E402
@@ -32,12 +32,7 @@ def dbinit(*args: str, **env: str):
 
 
 def folder(tmp_path: Path, files: dict[str, str] = FILES) -> Path:
-    directory = tmp_path / "migrations"
-    directory.mkdir()
-    for name, text in files.items():
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_text(text, encoding="utf-8")
-    return directory
+    return write_files(tmp_path / "migrations", files)
 
 
 def packed(tmp_path: Path, directory: Path, name: str = "migrations.tar.gz") -> Path:

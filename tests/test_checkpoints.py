@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import failure_modes
-from conftest import run_dbinit
+from conftest import run_dbinit, write_files
 
 SET = {
     "V001-users-up.sql": "CREATE TABLE users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text);\n"
@@ -34,11 +34,7 @@ def dbinit(*args: str, **env: str):
 
 
 def written(tmp_path: Path, files: dict[str, str]) -> Path:
-    directory = tmp_path / "migrations"
-    directory.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (directory / name).write_text(text, encoding="utf-8")
-    return directory
+    return write_files(tmp_path / "migrations", files)
 
 
 def schema_of(env: dict, directory: Path) -> str:

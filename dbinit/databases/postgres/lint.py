@@ -100,9 +100,10 @@ def lint(files: list[Migration]) -> list[Problem] | None:
         chosen = [m for m, s in scripts.values() if s.transactional == transactional and s.statements]
         flags = ["--reporter", "json", *(["--assume-in-transaction"] if transactional else [])]
         # Files in an archive exist in memory only: each goes to squawk on its stdin.
+        archived = {m.path for m in chosen if within(m.path)}
         runs: list[tuple[list[str], str | None]] = [
-            ([binary, *flags, "--stdin-filepath", str(m.path)], m.text) for m in chosen if within(m.path)]
-        if on_disk := [str(m.path) for m in chosen if not within(m.path)]:
+            ([binary, *flags, "--stdin-filepath", str(m.path)], m.text) for m in chosen if m.path in archived]
+        if on_disk := [str(m.path) for m in chosen if m.path not in archived]:
             runs.append(([binary, *flags, *on_disk], None))
         for command, text in runs:
             out = subprocess.run(command, input=text, capture_output=True, text=True)
