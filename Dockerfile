@@ -24,7 +24,7 @@ ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 
 COPY requirements.lock requirements-build.lock /src/
 RUN python3 -m venv /opt/build && /opt/build/bin/pip install --require-hashes -r /src/requirements-build.lock \
  && python3 -m venv /opt/dbinit && /opt/dbinit/bin/pip install --require-hashes -r /src/requirements.lock
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml README.md LICENSE NOTICE /src/
 COPY dbinit /src/dbinit
 ARG VERSION
 # Trim what a run never reads (debug symbols, C sources, stubs, pip itself), then compile the
@@ -41,10 +41,12 @@ RUN /opt/build/bin/pip wheel -q --no-deps --no-build-isolation -w /wheels /src \
 FROM build AS sbom
 COPY --from=runtime /var/lib/dpkg /runtime/var/lib/dpkg
 COPY --from=runtime /etc/os-release /runtime/etc/os-release
+COPY --from=runtime /usr/share/doc /runtime/usr/share/doc
 COPY scripts/image_sbom.py /src/
 RUN /opt/build/bin/cyclonedx-py environment --pyproject /src/pyproject.toml --output-reproducible \
       -o /src/python.cdx.json /opt/dbinit \
- && /opt/build/bin/python /src/image_sbom.py /src/python.cdx.json /runtime /src/sbom.cdx.json
+ && /opt/build/bin/python /src/image_sbom.py /src/python.cdx.json /runtime /src/sbom.cdx.json \
+      "$(echo /opt/dbinit/lib/python3*/site-packages)"
 
 FROM runtime
 COPY --from=build /opt/dbinit /opt/dbinit
@@ -61,7 +63,7 @@ LABEL org.opencontainers.image.title="dbinit" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 # A numeric non-root user, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
-ENV DBINIT_MIGRATIONS=/migrations PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/dbinit/bin:/usr/bin:/bin
+ENV DBINIT_MIGRATIONS=/migrations DBINIT_IMAGE_REVISION=${REVISION} PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/dbinit/bin:/usr/bin:/bin
 WORKDIR /
 ENTRYPOINT ["/opt/dbinit/bin/dbinit"]
 CMD ["migrate"]

@@ -7,7 +7,8 @@ with the number of migrations. Prints markdown and writes it to bench/RESULTS.md
 
 Sections: postgres (apply), neo4j (apply), idle (nothing pending), schema (the schema file against
 pg_dump, and what the drift check costs a run with nothing pending), wait (latency), growth, fleet
-(tenant schemas against the peers' loops).
+(tenant schemas against the peers' loops), longlived (checkpoints, archives), telemetry (OpenTelemetry
+on against off).
 Peers come from bench/peers.sh. dbinit runs as in its image: without the `lint` extra (off).
 """
 from __future__ import annotations
@@ -536,6 +537,19 @@ def fleet(ctx: Context) -> None:
         server.remove()
 
 
+def nothing_pending(ctx: Context, runs: dict[str, dict[str, str]], recorded: str, heading: str, claim: str,
+                    limit: float) -> None:
+    """Start to exit of `dbinit migrate` with nothing pending in each environment of `runs`, interleaved;
+    the goal: the second's median over the first's."""
+    contenders = [Contender(name, lambda e=e: same_target(lambda: run_process(dbinit("migrate"), e)))
+                  for name, e in runs.items()]
+    results = play(contenders, ctx.rounds, ctx.log)
+    ctx.record(results, recorded)
+    first, second = runs
+    ctx.out(heading, "", *table(results, first), "", goal(claim, results[second].median / results[first].median, limit),
+            "")
+
+
 # ---------------------------------------------------------------- migration sets that live for years
 
 def long_lived(ctx: Context) -> None:
@@ -574,28 +588,56 @@ def long_lived(ctx: Context) -> None:
 
         db = dbs.fresh()
         run_process(dbinit("migrate"), migrate(files)(db))
-        kept = [Contender(name, lambda e=e: same_target(lambda: run_process(dbinit("migrate"), e)))
-                for name, e in (("dbinit migrate, the files in a folder", migrate(files)(db)),
-                                ("dbinit migrate, the files as a .tar.gz", env(
-                                    POSTGRES_URL=dbs.url(db), DBINIT_MIGRATIONS=str(archive))))]
         ctx.log("longlived: nothing pending, from a folder and from an archive")
-        idle_results = play(kept, ctx.rounds, ctx.log)
-        ctx.record(idle_results, "long-lived set, nothing pending")
         size = sum(p.stat().st_size for p in files.glob("*.sql"))
-        ctx.out(f"### Start to exit with nothing pending: {count} files ({size / 2**20:.1f} MiB) in a folder, or as "
-                f"one {archive.stat().st_size / 1024:.0f} KiB archive", "",
-                *table(idle_results, "dbinit migrate, the files in a folder"), "",
-                goal("the archive against the folder", idle_results["dbinit migrate, the files as a .tar.gz"].median
-                     / idle_results["dbinit migrate, the files in a folder"].median, 1.25), "")
+        nothing_pending(ctx, {"dbinit migrate, the files in a folder": migrate(files)(db),
+                              "dbinit migrate, the files as a .tar.gz": env(POSTGRES_URL=dbs.url(db),
+                                                                             DBINIT_MIGRATIONS=str(archive))},
+                        "long-lived set, nothing pending",
+                        f"### Start to exit with nothing pending: {count} files ({size / 2**20:.1f} MiB) in a folder, "
+                        f"or as one {archive.stat().st_size / 1024:.0f} KiB archive",
+                        "the archive against the folder", 1.25)
     finally:
         server.remove()
 
 
+# ---------------------------------------------------------------- OpenTelemetry
+
+def telemetry(ctx: Context) -> None:
+    """Start to exit with nothing pending on the three databases, with OpenTelemetry off and on
+    (sending the trace and metrics to a real collector, tests/otelcol)."""
+    from collector import Collector
+
+    count, root = ctx.sizes["telemetry"], ctx.work / "telemetry"
+    pg_set = PostgresSet(root / "postgres", count)
+    graph = Neo4jSet(root / "neo4j", count, statements=neo4j_light)
+    write_redis(pg_set.dbinit, count)
+    shutil.copytree(graph.dbinit / "neo4j", pg_set.dbinit / "neo4j")
+    postgres, neo4j, redis = PostgresServer(options=DURABLE).start(), Neo4jServer(quick_jit=False).start(), \
+        RedisServer().start()
+    collector = Collector().start()
+    try:
+        urls = env(POSTGRES_URL=PostgresDatabases(postgres).url("postgres"), NEO4J_URI=neo4j.uri(),
+                   NEO4J_AUTH=f"neo4j/{neo4j.password}", REDIS_URL=redis.url(), DBINIT_MIGRATIONS=str(pg_set.dbinit))
+        run_process(dbinit("migrate"), urls)
+        ctx.log(f"telemetry: nothing pending on three databases ({count} files each), OpenTelemetry off and on")
+        nothing_pending(ctx, {"dbinit migrate, OpenTelemetry off": urls, "dbinit migrate, sending to a collector":
+                              {**urls, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}},
+                        "OpenTelemetry, nothing pending",
+                        f"## OpenTelemetry: start to exit with nothing pending on three databases ({count} files each)",
+                        "sending the trace and metrics against not", 1.10)
+    finally:
+        collector.stop()
+        for server in (postgres, neo4j, redis):
+            server.remove()
+
+
 SECTIONS = {"postgres": postgres_apply, "neo4j": neo4j_apply, "idle": idle, "schema": schema_file, "wait": wait_latency,
-            "growth": growth, "fleet": fleet, "longlived": long_lived}
+            "growth": growth, "fleet": fleet, "longlived": long_lived, "telemetry": telemetry}
 FULL = {"postgres": 1000, "neo4j": 300, "idle": 1000, "schema": [1000, 5000], "growth": [10, 100, 1000, 10000],
-        "fleet": 1000, "longlived": 600}
-SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4], "fleet": 5, "longlived": 10}
+        "fleet": 1000, "longlived": 600, "telemetry": 300}
+SMOKE = {"postgres": 5, "neo4j": 3, "idle": 5, "schema": [5], "growth": [2, 4], "fleet": 5, "longlived": 10,
+         "telemetry": 3}
 
 
 def machine() -> str:

@@ -93,7 +93,7 @@ class _Builder(Runner):
     def __init__(self, runner: Runner, catalog: Catalog, db: str, settings: object) -> None:
         super().__init__(dataclasses.replace(
             runner.settings, databases={db: settings}, checkpoints=False, drift="off", lint="off", report=None,
-            before_migrate=None, schema_on_migrate=False, fleet=None,
+            before_migrate=None, after_migrate=None, schema_on_migrate=False, fleet=None,
             create_database=registry.get(db).scratch is not None), announce=False, said=runner.said)
         self.only = Catalog({d: ms if d == db else [] for d, ms in catalog.migrations.items()},
                             {d: m for d, m in catalog.init.items() if d == db})

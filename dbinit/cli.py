@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
-from . import envfile, log, registry
+from . import audit, envfile, log, registry, telemetry
 from .errors import DbinitError, Interrupted, InvalidMigrations, Pending, UsageError
 from .status_json import status_document
 from .version import VERSION
@@ -144,7 +144,8 @@ def _parser() -> argparse.ArgumentParser:
         "The migration history: Version, Date, Database, Description, Phase (pre-deploy, post-deploy), Status "
         "(Applied, Baselined: recorded by baseline, not run here, Checkpoint: made by a checkpoint, not by its own "
         "file, Pending, Outdated: a repeatable file changed since "
-        "its run, Changed, Missing, Failed)."),
+        "its run, Changed, Missing, Failed), Run (the run that applied it: its id and host or pod; --format json gives "
+        "dbinit's version, the image's revision and the namespace too)."),
         help="show the migration history")
     for p in (c, s):
         p.add_argument("--format", choices=("table", "json"), default="table",
@@ -258,11 +259,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status_table(plans: list[Plan]) -> str:
-    rows = [("Version", "Date", "Database", "Description", "Phase", "Status")]
+    rows = [("Version", "Date", "Database", "Description", "Phase", "Status", "Run")]
     for plan in plans:
         for e in plan.entries:
             day = e.applied.applied_at.strftime("%Y-%m-%d %H:%M") if e.applied else ""
-            rows.append((e.label, day, plan.db, e.description, e.migration.phase if e.migration else "", e.shown))
+            rows.append((e.label, day, plan.db, e.description, e.migration.phase if e.migration else "", e.shown,
+                         str(e.applied.audit) if e.applied else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -329,6 +331,9 @@ def run(argv: list[str], report: RunReport) -> int:
                     placeholders=_pairs(args.placeholder), **targets)
     report.path, report.termination_log = settings.report, settings.termination_log
     log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
+    origin = audit.current()
+    telemetry.start(args.command, report.run_id, {"host.name": origin.host, "k8s.namespace.name": origin.namespace,
+                                                  "dbinit.image.revision": origin.image_revision})
     if loaded:
         log.info("dbinit", f"read {', '.join(loaded)} from {env_file}")
     if settings.fleet is not None and args.command in _FLEET:
@@ -488,6 +493,7 @@ def _run_and_map(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     report = RunReport(path=Path(os.environ["DBINIT_REPORT"]) if os.environ.get("DBINIT_REPORT") else None,
                        termination_log=Path(os.environ.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"))
+    audit.begin(report.run_id)
     error: BaseException | None = None
     try:
         code = run(argv, report)
@@ -505,6 +511,7 @@ def _run_and_map(argv: list[str]) -> int:
         log.error("dbinit", f"{type(e).__name__}: {e}", exit_code=1)
         code, error = 1, e
     _write_results(report, code, error)
+    telemetry.finish(report.command, code, error)
     return code
 
 

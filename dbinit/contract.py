@@ -15,6 +15,7 @@ from .errors import DbinitError, LockLost, LockTimeout, Problem
 from .history import Applied
 from .lease import RAN_OUT, Lease, owner_id
 from .migration import Migration
+from .preconditions import Answer
 from .ports import Endpoint
 from .description import Description, Record
 
@@ -99,6 +100,12 @@ class Backend(ABC):
     @abstractmethod
     def apply(self, migration: Migration) -> Applied:
         """Run a migration and record it, atomically where the database allows. Raises MigrationFailed."""
+
+    @abstractmethod
+    def ask(self, query: str) -> Answer:
+        """A precondition's query, run so that it can change nothing (a read-only transaction, a
+        command the server flags read-only): whether its answer is true, and what it was. A query
+        the server refuses is an answer too (not met, saying why); a lost connection raises."""
 
     @abstractmethod
     def record(self, applied: Applied) -> None:

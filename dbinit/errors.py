@@ -137,6 +137,24 @@ class HookFailed(DbinitError):
     exit_code = 1
 
 
+class PreconditionFailed(DbinitError):
+    """A migration's precondition was false, or could not be asked: nothing of that file or after it
+    was applied (what ran before it stays applied)."""
+
+    exit_code = 6
+
+    def __init__(self, db: str, path: Path | None, line: int | None, detail: str):
+        self.source = db
+        super().__init__(str(Problem(path, detail, line)))
+
+
+class AfterHookFailed(DbinitError):
+    """DBINIT_AFTER_MIGRATE exited non-zero (or could not run): what was applied stays applied and
+    recorded; a run that finds nothing pending does not run the hook again."""
+
+    exit_code = 7
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM, raised from the signal handler so open transactions roll back.
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Mapping
 
-from . import archive, phase, registry
+from . import archive, phase, preconditions, registry
 from .errors import InvalidMigrations, Problem
 from .migration import INIT_VERSION, REPEATABLE, Migration, read_text
 
@@ -140,6 +140,7 @@ def discover(directory: Path, init_dir: Path | None = None) -> Catalog:
             name = registry.get(db).naming.parse(path)
             text, checksum = read_text(path)
             post_deploy = phase.is_post_deploy(text, registry.get(db).comment, path, name.down)
+            preconditions.parse(text, registry.get(db).comment, path, name.down)
         except InvalidMigrations as e:
             problems += e.problems
             continue

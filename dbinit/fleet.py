@@ -185,7 +185,7 @@ class FleetRunner:
             nonlocal failures
             if stop.is_set():
                 return Outcome(tenant, "not attempted")
-            runner = Runner(self.tenant_settings(tenant), RunReport(command=command), announce=False, said=self.said)
+            runner = Runner(self.tenant_settings(tenant), RunReport(command=command, run_id=self.report.run_id), announce=False, said=self.said)
             with log.scoped(tenant=tenant):
                 try:
                     outcome = work(runner)

@@ -2,8 +2,25 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Which run wrote a history record (all None in a record of a dbinit before 0.3)."""
+
+    run_id: str | None = None
+    dbinit_version: str | None = None
+    image_revision: str | None = None
+    host: str | None = None  # the pod's name in Kubernetes
+    namespace: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.run_id[:8]} on {self.host}" if self.host and self.run_id else ""
+
+
+AUDIT = tuple(f.name for f in fields(Audit))
 
 
 @dataclass(frozen=True)
@@ -19,6 +36,7 @@ class Applied:
     success: bool = True  # False: a no-transaction migration failed partway; repair clears it
     applied_by: str = ""
     baselined: bool = False  # recorded by `baseline`, not run: the schema was there already
+    audit: Audit = field(default_factory=Audit)
 
 
 class State(enum.StrEnum):

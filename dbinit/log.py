@@ -21,6 +21,7 @@ _secrets: set[str] = set()
 _known: re.Pattern[str] | None = None
 # What every event of this thread is about (a fleet's tenant); threads started by `thread` carry it.
 _scope: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("scope", default={})
+_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
 MASK = "******"
 # A value shorter than this is not masked as a word: "1", "on" or "p" masked would rewrite every
 # line where such a word stands, and the gaps would spell the secret.
@@ -60,6 +61,8 @@ class _Line(logging.Formatter):
         scope = getattr(record, "scope", {})
         if _format == "json":
             line = {"time": now, "level": level, "source": source, "message": record.getMessage(), **scope}
+            if run_id := _run_id.get():
+                line["run_id"] = run_id
             line.update(getattr(record, "fields", {}))
             return json.dumps(line, default=str)
         return f"{now} {level} {source}{''.join(f'[{v}]' for v in scope.values())}: {record.getMessage()}"
@@ -83,6 +86,11 @@ def silence(*names: str) -> None:
         driver = logging.getLogger(name)
         driver.addHandler(logging.NullHandler())
         driver.propagate = False
+
+
+def run(run_id: str) -> None:
+    """Every later JSON line of this context names the run (as its history records and trace do)."""
+    _run_id.set(run_id)
 
 
 @contextmanager

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidMigrations, Problem
+from .preconditions import Precondition
+from .preconditions import parse as parse_preconditions
 
 INIT_VERSION = "init"  # the version of a baseline script (init/), which sorts before every other
 REPEATABLE = "R-"  # a repeatable file's name and version begin so: R-<description>, after every versioned one
@@ -54,6 +56,13 @@ class Migration:
         """Applied again whenever its text changes (views, functions, reference data), after the
         versioned files of its database."""
         return self.version.startswith(REPEATABLE)
+
+    @property
+    def preconditions(self) -> tuple[Precondition, ...]:
+        """The queries in its header asked before it runs (of its text as filled: placeholders too)."""
+        from .registry import get
+
+        return parse_preconditions(self.text, get(self.db).comment, self.path)
 
     @property
     def phase(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import InvalidMigrations, Problem
 
 POST_DEPLOY = "post-deploy"
-_KNOWN = ("post-deploy", "no-transaction", "placeholders-in-checksum")
+_KNOWN = ("post-deploy", "no-transaction", "placeholders-in-checksum", "precondition")
 
 
 def marker(comment: str) -> str:

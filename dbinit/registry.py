@@ -76,6 +76,7 @@ class Database:
     flags: tuple[Flag, ...]
     parse: Callable[[Migration], Sequence[object]]  # its statements; InvalidMigrations names file and line
     open: Callable[[Any, float], Backend]  # (its settings, the lock lease in seconds): a backend, not connected
+    system: str = ""  # OpenTelemetry's db.system.name for it (telemetry.py)
     init_script: str | None = None  # the baseline script's name in init/
     warnings: Callable[[Migration], list[Problem]] = _no_warnings
     # Offline findings over many files at once (a lint); None when its tool is not installed.

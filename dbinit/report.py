@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import log, registry
+from . import audit, log, registry, telemetry
 from .errors import DbinitError, InvalidMigrations, MigrationFailed
 from .history import Applied
 from .migration import Migration
@@ -17,7 +17,8 @@ from .version import VERSION
 
 MEANINGS = {
     0: "ready and up to date", 1: "a migration failed", 3: "migrations are pending",
-    4: "a schema drifted from the one recorded", 5: "some tenants failed; the others finished", 64: "bad command line",
+    4: "a schema drifted from the one recorded", 5: "some tenants failed; the others finished",
+    6: "a precondition was not met", 7: "the after-migrate hook failed", 64: "bad command line",
     65: "bad migration files", 69: "a database was not ready", 75: "the migration lock was not had",
     77: "authentication or permission refused", 78: "configuration error", 130: "stopped by SIGINT",
     143: "stopped by SIGTERM",
@@ -38,6 +39,7 @@ def _now() -> datetime:
 class RunReport:
     command: str = "migrate"
     started: datetime = field(default_factory=_now)
+    run_id: str = field(default_factory=audit.new_run_id)  # the logs', the history's and the trace's
     databases: dict[str, dict[str, Any]] = field(default_factory=dict)
     tenants: dict[str, dict[str, Any]] | None = None  # a fleet run's: each tenant's outcome
     # Where to write at exit: from the settings once loaded (a run that fails loading them reads the
@@ -51,13 +53,17 @@ class RunReport:
     def skipped(self, db: str) -> None:
         self._db(db)["status"] = "skipped"
 
+    # What the report is told, the run's telemetry is told too (telemetry.py: nothing when off).
     def ready(self, db: str, seconds: float) -> None:
         self._db(db)["wait_s"] = round(seconds, 3)
+        telemetry.waited(db, seconds)
 
     def locked(self, db: str, seconds: float) -> None:
         self._db(db)["lock_wait_s"] = round(seconds, 3)
+        telemetry.locked(db, seconds)
 
     def applied(self, db: str, migration: Migration, record: Applied) -> None:
+        telemetry.applied(db, migration.phase, record.execution_ms / 1000)
         self._db(db)["applied"].append({"version": migration.label, "description": migration.description,
                                         "script": migration.script, "checksum": migration.checksum,
                                         "duration_ms": record.execution_ms, "phase": migration.phase})
@@ -79,6 +85,7 @@ class RunReport:
         self.tenants[name] = outcome
 
     def pending(self, db: str, migrations: list[Migration], deferred: list[Migration]) -> None:
+        telemetry.pending(db, len(migrations))
         self._db(db)["pending"] = [m.label for m in migrations]
         self._db(db)["deferred"] = [m.label for m in deferred]
 
@@ -88,7 +95,7 @@ class RunReport:
         for entry in self.databases.values():  # what was applied is no longer pending
             done = {a["version"] for a in entry["applied"]}
             entry["pending"] = [p for p in entry["pending"] if p not in done]
-        return {"dbinit_version": VERSION, "command": self.command, "exit_code": exit_code,
+        return {"dbinit_version": VERSION, "run_id": self.run_id, "command": self.command, "exit_code": exit_code,
                 "meaning": MEANINGS.get(exit_code, "failed"), "started_at": self.started.isoformat(),
                 "ended_at": _now().isoformat(), "databases": self.databases, "tenants": self.tenants,
                 "error": None if error is None else error_detail(error)}

@@ -7,11 +7,12 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
-from . import (archive, content, drift, files, hooks, integrity, log, placeholders, readiness, registry, retry,
-               reverting, schema_files, skeleton, targets)
+from . import (archive, audit, content, drift, files, hooks, integrity, log, placeholders, readiness, registry, retry,
+               reverting, schema_files, skeleton, targets, telemetry)
 from .contract import Backend, BacksUp, Creates, Describes, Finishes, Groups, Prechecks, Scripts
 from .description import Comparison
-from .errors import ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, Problem, UsageError
+from .errors import (ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, PreconditionFailed, Problem,
+                     UsageError)
 from .files import Catalog
 from .history import Applied
 from .migration import INIT_VERSION, Migration, versioned
@@ -27,6 +28,7 @@ class Runner:
                  said: log.Once | None = None):
         self.settings = settings
         self.report = report or RunReport()
+        audit.begin(self.report.run_id)
         # Runs of many targets (a fleet's tenants) share `said`: a file's finding is said once, and
         # which databases they wait for is said by the fleet (`announce`).
         self.announce = announce
@@ -89,7 +91,9 @@ class Runner:
         whatever happens (neo4j-migrations' executeWithinLock)."""
         with ExitStack() as locks:
             for b in backends:
-                self.report.locked(b.name, locks.enter_context(b.lock(self.settings.lock_timeout)))
+                with telemetry.span(f"lock {registry.get(b.name).system}", b.name):
+                    waited = locks.enter_context(b.lock(self.settings.lock_timeout))
+                self.report.locked(b.name, waited)
             yield
 
     def wait(self) -> None:
@@ -139,8 +143,9 @@ class Runner:
             if database.server_check and database.name in catalog.databases() and database.name not in reachable:
                 log.info("validate", f"{database.name}: {database.server_check} was skipped; it runs with "
                          f"--servers and {database.variables} set")
+        guarded = {m.db for m in catalog.all() if m.preconditions}
         for database in registry.databases():
-            if database.name in reachable and not database.server_check:
+            if database.name in reachable and not database.server_check and database.name not in guarded:
                 log.info("validate", f"{database.name}: the server has no check of its own to add: its files were "
                          "checked offline by its own parser, as without --servers")
         if reachable:
@@ -148,6 +153,7 @@ class Runner:
                 for backend in backends:
                     if isinstance(backend, Prechecks):
                         backend.precheck([m for m in catalog.all() if m.db == backend.name])
+                    _ask_now(backend, [m for m in catalog.all() if m.db == backend.name])
         log.info("validate", f"{report.checked} migration files are valid")
         return report
 
@@ -293,6 +299,10 @@ class Runner:
             if any(plan.pending for _, plan in plans):
                 self._before_first([(b, p) for b, p in plans if p.pending])
             done = [self._apply_plan(catalog, backend, plan, drifts.get(backend.name)) for backend, plan in plans]
+            if self.settings.after_migrate and any(records for _, records in done):
+                with telemetry.span("hook DBINIT_AFTER_MIGRATE"):
+                    hooks.after_migrate(self.settings.after_migrate, [p for p, _ in done], [r for _, r in done],
+                                        self.report.run_id)
             if self.settings.schema_on_migrate:
                 schema_files.write(self.settings.schema_dir, drift.descriptions(backends))
             return done
@@ -311,7 +321,8 @@ class Runner:
         """Under the locks, before the first pending migration: the user's hook, then each
         database's own backup."""
         if self.settings.before_migrate:
-            hooks.before_migrate(self.settings.before_migrate, [plan for _, plan in changing])
+            with telemetry.span("hook DBINIT_BEFORE_MIGRATE"):
+                hooks.before_migrate(self.settings.before_migrate, [plan for _, plan in changing], self.report.run_id)
         for backend, _ in changing:
             if isinstance(backend, BacksUp):
                 backend.backup()
@@ -335,12 +346,12 @@ class Runner:
                     batch = _one_phase(queue)
                     del queue[:len(batch)]
                     with monitor.watch(f"{len(batch)} files in one transaction", partial(backend.describe, batch[0])
-                                       if isinstance(backend, Describes) else _silent):
+                                       if isinstance(backend, Describes) else _silent), _traced(backend, batch):
                         done += self._apply_all(backend, batch, plan)
                     continue
                 m = queue.pop(0)
                 describe = partial(backend.describe, m) if isinstance(backend, Describes) else _silent
-                with monitor.watch(f"{m.label} {m.description}", describe):
+                with monitor.watch(f"{m.label} {m.description}", describe), _traced(backend, [m]):
                     applied = self._apply(backend, m)
                 done.append(applied)
                 self._applied(backend, m, applied, plan)
@@ -363,6 +374,7 @@ class Runner:
                  f"{batch[-1].label}{' (post-deploy)' if batch[0].post_deploy else ''}")
         self.report.one_transaction(backend.name)
         backend.fence()
+        _require(backend, batch)  # as the database is before the transaction: all of them, or none
         try:
             records = backend.apply_all(batch)
         except MigrationFailed as e:
@@ -378,9 +390,11 @@ class Runner:
 
     @staticmethod
     def _apply(backend: Backend, migration: Migration) -> Applied:
-        """One migration under the lock: never started once the lease is known lost, and a failure
-        after the lease ran out is reported as the lost lock (another runner's work may be why)."""
+        """One migration under the lock: never started once the lease is known lost, nor when one of
+        its preconditions is not met; a failure after the lease ran out is reported as the lost lock
+        (another runner's work may be why)."""
         backend.fence()
+        _require(backend, [migration])
         try:
             return backend.apply(migration)
         except MigrationFailed as e:
@@ -574,6 +588,51 @@ def _script(plans: list[tuple[Backend, Plan]]) -> str:
         elif plan.pending:
             parts.append(f"{comment} (this database cannot show its statements)")
     return "\n".join(parts) + "\n"
+
+
+@contextmanager
+def _traced(backend: Backend, migrations: list[Migration]) -> Iterator[None]:
+    """A span around applying `migrations` (one, or a transaction of many), and each failure counted."""
+    first, last = migrations[0], migrations[-1]
+    about: dict[str, str | int | None] = {}
+    if telemetry.on():
+        about = {"dbinit.migration.version": first.label if first is last else f"{first.label}..{last.label}",
+                 "dbinit.migration.file": first.script if first is last else None,
+                 "dbinit.migration.description": first.description if first is last else None,
+                 "dbinit.migration.phase": first.phase, "dbinit.migration.files": len(migrations),
+                 "dbinit.migration.statements": sum(len(registry.get(m.db).parse(m)) for m in migrations)}
+    try:
+        with telemetry.span(f"migrate {registry.get(backend.name).system} {about.get('dbinit.migration.version')}",
+                            backend.name, **about) as note:
+            yield
+            note(**{"dbinit.migration.outcome": "applied"})
+    except BaseException:
+        for m in migrations:
+            telemetry.failed(backend.name, m.phase)
+        raise
+
+
+def _ask_now(backend: Backend, migrations: list[Migration]) -> None:
+    """`validate --servers`: each precondition's answer as the database is now, read-only. Not an
+    error when not met: the files before it may be what makes it true."""
+    for m in migrations:
+        for condition in m.preconditions:
+            answer = backend.ask(condition.query)
+            (log.info if answer.holds else log.warn)("validate", (
+                f"{m.path}:{condition.line}: precondition {'met' if answer.holds else 'not met'} now "
+                f"({condition.query} returned {answer.said}); it is asked again under the locks before the file runs"))
+
+
+def _require(backend: Backend, migrations: list[Migration]) -> None:
+    """Each file's preconditions asked, in order: PreconditionFailed at the first not met."""
+    for m in migrations:
+        for condition in m.preconditions:
+            answer = backend.ask(condition.query)
+            if not answer.holds:
+                raise PreconditionFailed(backend.name, m.path, condition.line, (
+                    f"precondition not met: {condition.query} returned {answer.said}; nothing of this file or after "
+                    "it was applied"))
+            log.info(backend.name, f"{m.label}: precondition met at line {condition.line} ({condition.query})")
 
 
 def _reverting(command: str, work: list[tuple[Backend, list[Entry]]]) -> list[tuple[Backend, str]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import archive, log, placeholders, registry, tenants
+from . import archive, audit, log, placeholders, registry, telemetry, tenants
 from .environment import Env, Variable, unknown
 from .errors import ConfigError, UsageError
 
@@ -36,6 +36,8 @@ ENVIRONMENT = (
              "the file exists"),
     Variable("DBINIT_BEFORE_MIGRATE", "", "a shell command run once, under the locks, before the first pending "
              "migration (a backup)"),
+    Variable("DBINIT_AFTER_MIGRATE", "", "a shell command run once, under the locks, after a run applied something "
+             "(grants, a materialised view, a message; exit 7 when it fails, what was applied stays applied)"),
     Variable("DBINIT_REQUIRE_SUM", "false", "`true`: refuse to run without the integrity file `dbinit.sum`"),
     Variable("DBINIT_CREATE_DATABASE", "false", "`true`: make a database the server has not got while waiting, "
              "as `dbinit create` does"),
@@ -69,6 +71,7 @@ class Settings:
     lint: str = "warn"  # off, warn, error: a database's lint findings in pending files
     report: Path | None = None  # DBINIT_REPORT: the run report's path
     before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
+    after_migrate: str | None = None  # a command run once after a run applied something
     termination_log: Path = Path("/dev/termination-log")
     require_sum: bool = False  # DBINIT_REQUIRE_SUM: refuse to run without the integrity file
     create_database: bool = False  # DBINIT_CREATE_DATABASE: make a missing database while waiting
@@ -93,7 +96,8 @@ class Settings:
 def variables() -> list[Variable]:
     """Every variable dbinit reads: each database's, in the order of applying, then dbinit's own."""
     return [*(v for d in registry.databases() for v in d.environment), *ENVIRONMENT, *archive.ENVIRONMENT,
-            *tenants.ENVIRONMENT]
+            *tenants.ENVIRONMENT, *audit.ENVIRONMENT,
+            *telemetry.ENVIRONMENT]
 
 
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
@@ -130,6 +134,7 @@ def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         progress_interval=e.seconds("DBINIT_PROGRESS_INTERVAL", 5, positive=True),
         report=Path(report) if (report := e.get("DBINIT_REPORT")) else None,
         before_migrate=e.raw("DBINIT_BEFORE_MIGRATE"),  # a shell command: its line breaks are its own
+        after_migrate=e.raw("DBINIT_AFTER_MIGRATE"),
         termination_log=Path(e.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"),
         log_format=log_format,
         out_of_order=bool(out_of_order),

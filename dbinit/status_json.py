@@ -3,6 +3,7 @@ scripts (Flyway's `info -outputType=json`), its schema in status.schema.json. (N
 submodule of that name would hide the API's function `dbinit.status`.)"""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from .plan import Plan
@@ -26,5 +27,6 @@ def status_document(plans: list[Plan], command: str, drifts: list[Comparison] | 
                 "applied_at": e.applied.applied_at.isoformat() if e.applied else None,
                 "execution_ms": e.applied.execution_ms if e.applied else None,
                 "checksum": e.migration.checksum if e.migration else e.applied.checksum if e.applied else None,
+                "applied_by": asdict(e.applied.audit) if e.applied else None,
             } for e in plan.entries]} for plan in plans},
     }

@@ -9,7 +9,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from dbinit import archive, cli, errors, registry, report, settings, tenants
+from dbinit import archive, audit, cli, errors, registry, report, settings, telemetry, tenants
 from dbinit.environment import Variable
 
 MARKER = re.compile(r"<!-- generated: (?P<name>[a-z_]+) -->")
@@ -90,6 +90,8 @@ def configuration() -> str:
     out += ["## dbinit", "", _variables(settings.ENVIRONMENT), ""]
     out += ["## Archives (docs/guides/kubernetes.md)", "", _variables(archive.ENVIRONMENT), ""]
     out += ["## Fleets (docs/guides/tenants.md)", "", _variables(tenants.ENVIRONMENT), ""]
+    out += ["## The audit trail (docs/guides/operations.md)", "", _variables(audit.ENVIRONMENT), ""]
+    out += ["## OpenTelemetry (docs/guides/operations.md)", "", _variables(telemetry.ENVIRONMENT), ""]
     return "\n".join(out)
 
 

@@ -10,7 +10,7 @@ trap 'rm -rf "$tools"' EXIT
 python3 -m venv "$tools" && "$tools/bin/pip" install -q uv
 compile() { "$tools/bin/uv" pip compile -q --universal --python-version 3.13 --generate-hashes \
               --custom-compile-command scripts/lock.sh "$@"; }
-compile pyproject.toml -o requirements.lock
-printf 'setuptools>=68\ncyclonedx-bom>=7\n' > "$tools/build.in"
+compile pyproject.toml --extra otel -o requirements.lock  # the image has the otel extra (docs/licences.md, README)
+printf 'setuptools>=77\ncyclonedx-bom>=7\n' > "$tools/build.in"
 compile "$tools/build.in" -o requirements-build.lock
 sed -i "s|$tools/build.in|requirements-build (scripts/lock.sh)|" requirements-build.lock

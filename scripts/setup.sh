@@ -3,6 +3,7 @@
 #   Debian packages: PostgreSQL, PgBouncer and Redis servers, a JDK and Maven for the Neo4j launcher
 #   Maven: Neo4j Community 5.26 (embedded, with Bolt) and the launcher jar
 #   .tools/bin/helm: Helm, built from the Go module proxy (the chart's tests run helm lint/template)
+#   .tools/bin/otelcol: the OpenTelemetry Collector, built from the Go module proxy (tests/otelcol)
 #   .venv: dbinit with its test extras (MkDocs Material for the documentation's build among them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,12 @@ if [ ! -x .tools/bin/helm ] || [ ! -f .tools/helm-$helm_version ]; then
   echo "setup: building Helm $helm_version from the Go module proxy"
   PATH="$PATH:/usr/local/go/bin" GOBIN="$PWD/.tools/bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version"
   touch .tools/helm-$helm_version
+fi
+
+# The OpenTelemetry Collector the telemetry tests send to (tests/otelcol: OTLP in, a JSON file out).
+if [ ! -x .tools/bin/otelcol ] || [ -n "$(find tests/otelcol -newer .tools/bin/otelcol)" ]; then
+  echo "setup: building the OpenTelemetry Collector from the Go module proxy"
+  (cd tests/otelcol && PATH="$PATH:/usr/local/go/bin" go build -trimpath -ldflags=-s -o ../../.tools/bin/otelcol .)
 fi
 
 bench/peers.sh  # dbmate, golang-migrate, Flyway, neo4j-migrations: the benchmark's smoke test runs them

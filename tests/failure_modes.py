@@ -34,6 +34,7 @@ NO_CLUSTER = "Neo4j Community, the edition dbinit is tested on, has no cluster"
 FLEET = "tests/test_fleet.py::"
 ARCHIVES = ("tests/test_archives.py::test_every_database_s_files_read_from_an_archive_and_one_reaching_outside_it_"
             "runs_nothing")
+PRECONDITIONS = "tests/test_preconditions.py::test_a_precondition_not_met_applies_nothing_of_its_file_or_after_it"
 TENANTS_ARE_POSTGRES = ("a fleet's tenants are PostgreSQL schemas or databases (Neo4j Community has one database; "
                         "Redis Cluster has one): its Neo4j and Redis files are the shared part's")
 
@@ -212,6 +213,13 @@ MODES: dict[str, dict[str, Cell | Never]] = {
     },
     "a migrations archive holding a path outside itself": {
         db: Cell(65, AT_ONCE, "a path outside the archive", ARCHIVES) for db in ("postgres", "neo4j", "redis")},
+    "a file's precondition is not met": {
+        db: Cell(6, WHEN_READY, "precondition not met", PRECONDITIONS) for db in ("postgres", "neo4j", "redis")},
+    "a file's precondition would write": {
+        "postgres": Cell(6, WHEN_READY, "SQLSTATE 25006", PRECONDITIONS),
+        "neo4j": Cell(6, WHEN_READY, "Neo.ClientError.Statement.AccessMode", PRECONDITIONS),
+        "redis": Cell(6, WHEN_READY, "not a read-only command", PRECONDITIONS),
+    },
     "a checkpoint of a database whose only database is not empty": {
         "postgres": Never("dbinit checkpoint makes a scratch database of its own on the server, and drops it"),
         "neo4j": Cell(78, AT_ONCE, "whose database has no history and no schema",

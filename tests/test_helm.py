@@ -56,8 +56,12 @@ def test_the_hook_job_migrates_before_install_and_upgrade_with_its_configmaps_ma
     container = pod["containers"][0]
     assert container["args"] == ["migrate"] and pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True and container["resources"]["limits"]
-    assert {e["name"] for e in container["env"] if "valueFrom" in e} == {"POSTGRES_PASSWORD", "NEO4J_AUTH",
-                                                                         "REDIS_PASSWORD"}
+    assert {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})} == {
+        "POSTGRES_PASSWORD", "NEO4J_AUTH", "REDIS_PASSWORD"}
+    # The audit trail's pod (from the Downward API) and namespace (the release's).
+    assert {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]
+            if "fieldRef" in e.get("valueFrom", {})} == {"POD_NAME": "metadata.name"}
+    assert {"name": "POD_NAMESPACE", "value": "default"} in container["env"]
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/migrations", "/init"}
     assert "V001-add-session-tags-up.sql" in configmaps[0]["data"] or "V001-add-session-tags-up.sql" in configmaps[1]["data"]
 

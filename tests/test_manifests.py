@@ -40,8 +40,12 @@ def test_dbinit_runs_non_root_on_a_read_only_root_filesystem_with_limits(name):
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert dbinit["securityContext"]["readOnlyRootFilesystem"] is True
     assert dbinit["resources"]["limits"]
-    secret_vars = {e["name"] for e in dbinit["env"] if "valueFrom" in e}
+    secret_vars = {e["name"] for e in dbinit["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     assert secret_vars == {"POSTGRES_PASSWORD", "NEO4J_AUTH", "REDIS_PASSWORD"}
+    # The audit trail's pod, from the Downward API (its namespace: the service account's; podman kube
+    # play, which runs these manifests in the tests, has no fieldRef to metadata.namespace).
+    assert {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in dbinit["env"]
+            if "fieldRef" in e.get("valueFrom", {})} == {"POD_NAME": "metadata.name"}
 
 
 def test_the_argo_cd_example_runs_the_post_deploy_migrations_after_the_sync():

@@ -127,6 +127,41 @@ def test_a_failing_before_migrate_hook_stops_the_run_with_every_database_unchang
     assert redis_db.client().dbsize() == 0
 
 
+def test_the_after_migrate_hook_runs_once_among_racing_runners_with_what_was_applied(pg, redis_db, migrations,
+                                                                                     tmp_path):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    migrations.write("V2-b-up.sql", "CREATE TABLE b (id int);\n")
+    migrations.write("V1-a.redis", "SET a 1\n")
+    runs = tmp_path / "hook-runs"
+    # What the hook sees: the tables are there (it runs after the files), and what was applied.
+    hook = (f'psql "$POSTGRES_URL" -Atc "SELECT count(*) FROM pg_tables WHERE tablename IN (\'a\', \'b\')" >> {runs}; '
+            f'echo "$DBINIT_APPLIED_POSTGRES / $DBINIT_APPLIED_REDIS / $DBINIT_RUN_ID" >> {runs}')
+    env = {"POSTGRES_URL": pg.url, "REDIS_URL": redis_db.url(), "DBINIT_AFTER_MIGRATE": hook}
+    reports = [tmp_path / f"report{n}.json" for n in range(5)]
+    racers = [start_dbinit("migrate", "--migrations", str(migrations.path), DBINIT_REPORT=str(report), **env)
+              for report in reports]
+    results = [finish(p) for p in racers]
+    assert [code for code, _ in results] == [0] * 5
+    applier = [json.loads(r.read_text()) for r in reports if json.loads(r.read_text())["databases"]["postgres"]["applied"]]
+    assert len(applier) == 1
+    assert runs.read_text() == f"2\nV1 V2 / V1 / {applier[0]['run_id']}\n"
+    assert sum("INFO hook: DBINIT_AFTER_MIGRATE finished" in err for _, err in results) == 1
+    assert run_dbinit("migrate", "--migrations", str(migrations.path), **env).returncode == 0
+    assert runs.read_text().count("\n") == 2  # nothing applied: not run again
+
+
+def test_a_failing_after_migrate_hook_is_exit_7_and_what_was_applied_stays_applied(pg, migrations):
+    migrations.write("V1-a-up.sql", "CREATE TABLE a (id int);\n")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
+                        DBINIT_AFTER_MIGRATE="echo 'GRANT failed: role reporting does not exist'; exit 3")
+    assert result.returncode == 7, result.stderr
+    assert "GRANT failed: role reporting does not exist" in result.stderr
+    assert "DBINIT_AFTER_MIGRATE exited with 3; what was applied stays applied and recorded" in result.stderr
+    assert pg.sql("SELECT to_regclass('a') IS NOT NULL AND (SELECT count(*) = 1 FROM dbinit.dbinit_schema_history)") == "t"
+    again = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url, DBINIT_AFTER_MIGRATE="true")
+    assert again.returncode == 0 and "DBINIT_AFTER_MIGRATE" not in again.stderr  # nothing applied: not run
+
+
 def test_redis_bgsave_takes_a_snapshot_before_the_first_command(make_server, migrations):
     rd = make_server("redis").start()
     rd.client().set("before", "1")

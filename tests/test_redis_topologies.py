@@ -77,6 +77,21 @@ def test_ten_runners_on_a_three_master_cluster_apply_hash_tagged_files_exactly_o
     assert again.returncode == 0 and "0 applied, 30 already applied" in again.stderr
 
 
+def test_a_precondition_on_a_cluster_asks_the_master_of_its_keys_slot(cluster, migrations):
+    c = cluster.client()
+    keys = [f"{{tag{n}}}:defaults" for n in range(12)]  # over the three masters
+    assert len({c.keyslot(k) for k in keys}) == 12
+    for k in keys:
+        c.set(k, "1")
+    for n, k in enumerate(keys, start=1):
+        migrations.write(f"V{n:03d}-guarded.redis", f"# dbinit: precondition EXISTS {k}\nSET {{tag{n}}}:ran 1\n")
+    migrations.write("V013-missing.redis", "# dbinit: precondition EXISTS {tag0}:absent\nSET {tag0}:ran 13\n")
+    result = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=cluster.url())
+    assert result.returncode == 6, result.stderr
+    assert "V013-missing.redis:1: precondition not met: EXISTS {tag0}:absent returned 0" in result.stderr
+    assert len(c.hkeys("{dbinit}:migrations")) == 12 and c.get("{tag0}:ran") is None
+
+
 def test_a_file_whose_keys_span_slots_is_refused_before_anything_runs(cluster, migrations):
     migrations.write("V1-fine.redis", "SET {app}:a 1\n")
     bad = migrations.write("V2-spread.redis", "SET user:1 x\nSET user:2 y\n")

@@ -11,7 +11,7 @@ from dbinit import cli, report, settings
 from dbinit.errors import DbinitError
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIABLE = re.compile(r"(DBINIT|POSTGRES|NEO4J|REDIS|PG|DATABASE|JOB_COMPLETION)_?[A-Z0-9_]*")  # Kubernetes' too
+VARIABLE = re.compile(r"(DBINIT|POSTGRES|NEO4J|REDIS|PG|DATABASE|JOB_COMPLETION|POD|OTEL|TRACE)_?[A-Z0-9_]*")  # Kubernetes' too
 READERS = {"get", "raw", "secret", "twin", "seconds", "count", "flag", "choice"}  # Env's methods, and os.environ.get
 
 

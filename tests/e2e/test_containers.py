@@ -78,6 +78,13 @@ def test_the_sbom_in_the_image_is_valid_cyclonedx_listing_every_package_the_imag
         ("pkg:pypi", *line.split()) for line in python if not line.startswith("dbinit ")} == listed
     assert {"python3-minimal", "libssl3t64"} <= {name for kind, name, _ in listed if kind == "pkg:deb"}
     assert {"psycopg", "neo4j", "redis"} <= {name for kind, name, _ in listed if kind == "pkg:pypi"}
+    # Every component says its licence: what a licence scanner reads before a rollout.
+    declared = {c["name"]: [entry.get("expression") or entry["license"].get("id") or entry["license"]["name"]
+                            for entry in c.get("licenses", [])] for c in [subject, *sbom["components"]]}
+    assert not [name for name, licences in declared.items() if not licences or "unknown" in licences]
+    assert declared["dbinit"] == ["Apache-2.0"] and declared["pglast"] == ["GPL-3.0-or-later"]
+    assert declared["psycopg"] == ["LGPL-3.0-only"]
+    assert "Zlib" in declared["zlib1g"]  # read from its machine-readable copyright file
 
 
 def test_a_package_that_differs_from_its_locked_hash_fails_the_build(images, tmp_path):

@@ -57,7 +57,7 @@ def _open(settings: Neo4jSettings, lease_s: float) -> Backend:
 
 
 register(Database(
-    name=NAME, title="Neo4j",
+    name=NAME, title="Neo4j", system="neo4j",
     # A down file sorts right after its up file: 2025-01-15-001-add-index.down.cypher.
     naming=Dated(re.compile(rf"(?P<y>\d{{4}})-(?P<m>\d{{2}})-(?P<d>\d{{2}})-(?P<num>\d+)-{DESCRIPTION}(?<!\.down)"
                             r"(?<!\.checkpoint)(?:\.(?P<dir>down|checkpoint))?\.cypher"),

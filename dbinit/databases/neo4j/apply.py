@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
+from ... import audit
 from ...errors import ConnectionLost, LockLost
-from ...history import Applied
+from ...history import AUDIT, Applied, Audit
 from ...migration import Migration, kept_down
 from .cypher import CypherStatement, parse
 from .lock import FENCE, clock
@@ -49,7 +51,12 @@ def as_applied(node: Any) -> Applied:
     values["baselined"] = bool(values["baselined"])
     if hasattr(values["applied_at"], "to_native"):
         values["applied_at"] = values["applied_at"].to_native()
-    return Applied(**values)
+    return Applied(**values, audit=Audit(*(node.get(f) for f in AUDIT)))
+
+
+def audited(props: dict[str, Any]) -> dict[str, Any]:
+    """A history node's properties with the run that writes it."""
+    return {**props, **asdict(audit.current())}
 
 
 def apply(backend: Neo4jBackend, migration: Migration) -> Applied:
@@ -114,9 +121,9 @@ def _run_groups(b: Neo4jBackend, migration: Migration, last_write: Callable[[Any
 
 
 def _props(b: Neo4jBackend, migration: Migration, ms: int) -> dict[str, Any]:
-    return {"version": migration.version, "description": migration.description, "script": migration.script,
-            "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": b.owner,
-            DOWN: kept_down(migration)}
+    return audited({"version": migration.version, "description": migration.description, "script": migration.script,
+                    "checksum": migration.checksum, "execution_ms": ms, "success": True, "applied_by": b.owner,
+                    DOWN: kept_down(migration)})
 
 
 _CREATE = f"CREATE (m:{HISTORY}) SET m = $props, m.applied_at = datetime()"
@@ -134,8 +141,8 @@ def _record(b: Neo4jBackend, tx: Any, migration: Migration, ms: int) -> Applied:
                        f"was rolled back); the lock is now held by {b.holder_or_unknown()}")
     b.known[migration.version] = dict(record["m"])
     if migration.covers:  # a checkpoint's records of the files it stands for, in the same transaction
-        rows = [{"version": v, "description": d, "script": migration.script, "checksum": c, "execution_ms": 0,
-                 "success": True, "applied_by": b.owner, "baselined": True} for v, d, c in migration.covers]
+        rows = [audited({"version": v, "description": d, "script": migration.script, "checksum": c, "execution_ms": 0,
+                         "success": True, "applied_by": b.owner, "baselined": True}) for v, d, c in migration.covers]
         for node in tx.run(f"UNWIND $rows AS r CREATE (m:{HISTORY}) SET m = r, m.applied_at = datetime() RETURN m",
                            rows=rows):
             b.known[node["m"]["version"]] = dict(node["m"])

@@ -12,12 +12,13 @@ from neo4j.exceptions import ClientError, DriverError, Forbidden, Neo4jError, Tr
 from ... import log, retry
 from ...contract import Backend, Progress
 from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, MigrationFailed
-from ...history import Applied
+from ...history import AUDIT, Applied, Audit
+from ...preconditions import Answer, judged
 from ...migration import Migration
 from ...ports import Endpoint
 from ...description import Description, Record
 from . import apply as applying
-from .apply import DOWN, FIELDS
+from .apply import DOWN, FIELDS, audited
 from .lock import LOCK, NodeLock
 from .precheck import precheck
 from .restore import HISTORY
@@ -27,7 +28,7 @@ from .settings import Neo4jSettings
 
 _HISTORY = (f"MATCH (m:{HISTORY}) RETURN collect([m.version, m.description, m.script, m.checksum, "
             "m.applied_at.epochSeconds, m.applied_at.microsecond, m.execution_ms, m.success, m.applied_by, "
-            "coalesce(m.baselined, false)]) AS rows")
+            "coalesce(m.baselined, false), " + ", ".join(f"m.{f}" for f in AUDIT) + "]) AS rows")
 SCHEMA = "__DbinitSchema"  # the schema as recorded (drift), and who accepted it
 DEFAULT_DATABASE = "neo4j"  # the server's own when NEO4J_DATABASE is unset
 _UNSUPPORTED = "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
@@ -58,7 +59,10 @@ class Neo4jBackend(Backend):
 
     def session(self) -> neo4j.Session:
         assert self.driver is not None, "connect first"
-        return self.driver.session(database=self.settings.database)
+        # One chain of bookmarks for every session of the run: a read routed to another member of a
+        # cluster (a precondition's) sees what the run wrote before it.
+        return self.driver.session(database=self.settings.database,
+                                   bookmark_manager=self.driver.execute_query_bookmark_manager)
 
     def query(self, cypher: str, **params: Any) -> list[neo4j.Record]:
         with self.session() as s:
@@ -150,8 +154,8 @@ class Neo4jBackend(Backend):
         # The fields alone, the time as numbers, in one record: hydrating whole nodes and Neo4j's
         # DateTime, a record each, took most of a run with nothing pending (bench/findings.md).
         return [Applied(version, description, script, checksum, datetime.fromtimestamp(seconds, UTC).replace(
-                    microsecond=micro), ms, success, by, baselined)
-                for version, description, script, checksum, seconds, micro, ms, success, by, baselined in
+                    microsecond=micro), ms, success, by, baselined, Audit(*run))
+                for version, description, script, checksum, seconds, micro, ms, success, by, baselined, *run in
                 self.query(_HISTORY)[0]["rows"]]
 
     def remember(self) -> None:
@@ -232,8 +236,16 @@ class Neo4jBackend(Backend):
         with self.session() as s:
             s.execute_write(work)
 
+    def ask(self, query: str) -> Answer:
+        try:
+            with self.session() as s:  # a read transaction: the server refuses a write in it
+                record = s.execute_read(lambda tx: tx.run(query).single())
+        except (ClientError, Forbidden) as e:  # its own mistake, or a write in a read transaction
+            return Answer(False, f"an error, {e.code}: {e.message}")
+        return judged(record[0] if record else None, record is not None)
+
     def record(self, applied: Applied) -> None:
-        props = {f: getattr(applied, f) for f in FIELDS}
+        props = audited({f: getattr(applied, f) for f in FIELDS})
         props["applied_by"] = self.owner
         self._fenced_write(f"CREATE (m:{HISTORY}) SET m = $props", props=props)
         self.known[applied.version] = props

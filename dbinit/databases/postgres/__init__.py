@@ -84,7 +84,7 @@ def _histories(backend: Backend, kind: str, tenants: list[str]) -> dict[str, lis
 
 
 register(Database(
-    name=NAME, title="PostgreSQL",
+    name=NAME, title="PostgreSQL", system="postgresql",
     naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}-(?P<dir>up|down|checkpoint)\.sql"), _EXPECTED,
                     ("-up.sql", "-down.sql"), f"{NAME} migration", hints=(
                         (r"V(?P<num>\d+)__(?P<desc>.+)", "looks like a Flyway name: call it V{num}-{desc}-up.sql "

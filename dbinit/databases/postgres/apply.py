@@ -4,15 +4,16 @@ attempt bounded by the lock timeout and retried; a failure named by its statemen
 from __future__ import annotations
 
 import re
+from dataclasses import astuple
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql as pgsql
 
-from ... import log
+from ... import audit, log
 from ...errors import ConnectionLost, MigrationFailed, Problem
-from ...history import Applied
+from ...history import AUDIT, Applied, Audit
 from ...migration import Migration, Statement, kept_down
 from .lock_waits import LOCK_NOT_AVAILABLE, LockWait, timeouts, with_lock_retries
 from .locking import TABLE
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 COLUMNS = "version, description, script, checksum, applied_at, execution_ms, success, applied_by"
 DOWN = "down_script"  # the down script's text, kept for a rollback from an image without the file
 BASELINED = "baselined"  # recorded by `baseline`, not run
+AUDITED = ", ".join(AUDIT)  # which run wrote the record (NULL in a record of dbinit 0.2)
+
+
+def stored(row: tuple[Any, ...]) -> Applied:
+    """A history record from a row of COLUMNS, BASELINED and AUDITED."""
+    n = len(COLUMNS.split(", ")) + 1
+    version, description, script, checksum, applied_at, ms, success, by, baselined = row[:n]
+    return Applied(version, description, script, checksum, applied_at, ms, success, by, baselined, Audit(*row[n:]))
+
+
+def audit_values() -> pgsql.Composed:
+    """The run's AUDITED, as literals."""
+    return pgsql.SQL(", ").join(map(pgsql.Literal, astuple(audit.current())))
 
 
 def row_of(result: psycopg.Cursor[tuple[Any, ...]] | tuple[Any, ...] | None) -> tuple[Any, ...]:
@@ -50,15 +64,15 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool, among:
                                                       migration.checksum)))
     # A repeatable file's record is replaced by each run of it; a versioned one's is written once.
     again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
-        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED]
+        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED, *AUDIT]
     ) if migration.repeatable else pgsql.SQL("")
     began = pgsql.SQL("current_setting({})::timestamptz").format(pgsql.Literal(_FILE_STARTED)) if among else \
         pgsql.SQL("now()")
-    return pgsql.SQL("{}INSERT INTO {} ({}, {}) VALUES ({}, now(), "
-                     "(extract(epoch FROM clock_timestamp() - {}) * 1000)::int, {}, {}, {}){} RETURNING {}").format(
-        _covered(b, migration), pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN), values,
-        began, pgsql.Literal(success), pgsql.Literal(b.owner), pgsql.Literal(kept_down(migration)), again,
-        pgsql.SQL(COLUMNS))
+    return pgsql.SQL("{}INSERT INTO {} ({}, {}, {}) VALUES ({}, now(), "
+                     "(extract(epoch FROM clock_timestamp() - {}) * 1000)::int, {}, {}, {}, {}){} RETURNING {}").format(
+        _covered(b, migration), pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(DOWN),
+        pgsql.SQL(AUDITED), values, began, pgsql.Literal(success), pgsql.Literal(b.owner),
+        pgsql.Literal(kept_down(migration)), audit_values(), again, pgsql.SQL(f"{COLUMNS}, {BASELINED}, {AUDITED}"))
 
 
 def _covered(b: PostgresBackend, migration: Migration) -> pgsql.Composable:
@@ -66,12 +80,12 @@ def _covered(b: PostgresBackend, migration: Migration) -> pgsql.Composable:
     if not migration.covers:
         return pgsql.SQL("")
     rows = pgsql.SQL(", ").join(
-        pgsql.SQL("({}, now(), 0, true, {}, true)").format(
+        pgsql.SQL("({}, now(), 0, true, {}, true, {})").format(
             pgsql.SQL(", ").join(map(pgsql.Literal, (version, description, migration.script, checksum))),
-            pgsql.Literal(b.owner))
+            pgsql.Literal(b.owner), audit_values())
         for version, description, checksum in migration.covers)
-    return pgsql.SQL("WITH covered AS (INSERT INTO {} ({}, {}) VALUES {}) ").format(
-        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(BASELINED), rows)
+    return pgsql.SQL("WITH covered AS (INSERT INTO {} ({}, {}, {}) VALUES {}) ").format(
+        pgsql.Identifier(b.schema, TABLE), pgsql.SQL(COLUMNS), pgsql.Identifier(BASELINED), pgsql.SQL(AUDITED), rows)
 
 
 def _one_round_trip(b: PostgresBackend, migration: Migration, script: SqlScript, tail: pgsql.Composable,
@@ -195,7 +209,7 @@ def _with_copies(b: PostgresBackend, migration: Migration, script: SqlScript, lo
             raise LockWait() from None
         raise _failure(b, migration, stmt, e, [], True, _position(e)) from None
     b.connection.execute(b.reset)
-    return Applied(*row)
+    return stored(row)
 
 
 def _left_to_dbinit(b: PostgresBackend, migration: Migration, script: SqlScript) -> SqlScript:
@@ -254,7 +268,7 @@ def apply_all(b: PostgresBackend, migrations: list[Migration]) -> list[Applied]:
                     for stmt in script.statements:
                         _execute(b, stmt)
                     stmt = None
-                    rows.append(Applied(*row_of(b.connection.execute(_history_row(b, m, True, among=True)))))
+                    rows.append(stored(row_of(b.connection.execute(_history_row(b, m, True, among=True)))))
                     b.connection.execute(b.reset)  # RESET ALL: what the file SET, and the timeouts, set again next
         except psycopg.Error as e:
             if b.connection.broken or b.connection.closed:
@@ -285,7 +299,7 @@ def apply(b: PostgresBackend, migration: Migration) -> Applied:
             if cursor.description is not None:
                 row = cursor.fetchone()  # the last one with rows is the history row's RETURNING
             if not cursor.nextset():
-                return Applied(*row_of(row))
+                return stored(row_of(row))
     done: list[Statement] = []
     try:
         _run_each(b, migration, script, done)
@@ -293,7 +307,7 @@ def apply(b: PostgresBackend, migration: Migration) -> Applied:
         b.connection.execute(b.reset)
         b.connection.execute(_history_row(b, migration, False))
         raise
-    applied = Applied(*row_of(b.connection.execute(_history_row(b, migration, True))))
+    applied = stored(row_of(b.connection.execute(_history_row(b, migration, True))))
     b.connection.execute(b.reset)
     return applied
 

@@ -6,17 +6,19 @@ import os
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 
 from ...contract import Backend, Progress
 from ...errors import AuthRefused, ConfigError, ConnectionLost, DbinitError, NotReady, Problem
-from ...history import Applied
+from ...history import AUDIT, Applied
+from ...preconditions import Answer, judged
 from ...migration import Migration
 from ...ports import Endpoint
 from ...description import Description, Record
 from . import apply as applying
 from . import creating
 from .activity import Activity
-from .apply import BASELINED, COLUMNS, DOWN, row_of
+from .apply import AUDITED, BASELINED, COLUMNS, DOWN, audit_values, row_of, stored
 from .locking import TABLE, AdvisoryLock, LeaseRowLock
 from .server_errors import classify_connect_error, describe_error, last_words
 from .settings import PostgresSettings
@@ -115,7 +117,8 @@ class PostgresBackend(Backend):
         if error.diag.message_hint == "dbinit-fence":
             raise self.lease_lost("; the transaction was rolled back") from None
 
-    def _write(self, query: str, params: tuple[object, ...], *more: tuple[str, tuple[object, ...]]) -> None:
+    def _write(self, query: str | pgsql.Composed, params: tuple[object, ...],
+               *more: tuple[str, tuple[object, ...]]) -> None:
         """A history write outside a migration (baseline, repair), with `more` in its transaction:
         fenced when the lock is a lease."""
         try:
@@ -185,18 +188,22 @@ class PostgresBackend(Backend):
 
     def history(self) -> list[Applied]:
         table: str | None = self.table
-        # A table made before the column (dbinit 0.2) has none until the next write: asked in the
-        # same round trip, not by to_jsonb on every row (three times the read at 5,000 rows).
-        there, marked = row_of(self.connection.execute(
-            "SELECT to_regclass(%s) IS NOT NULL, EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-            "AND attname = %s AND NOT attisdropped)", (self.table, self.table, BASELINED)))
+        # A table made before a column (dbinit 0.2) has none until the next write: which are there is
+        # asked in the same round trip, not by to_jsonb on every row (three times the read at 5,000 rows).
+        there, marked, audited = row_of(self.connection.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, " + ", ".join(
+                ["EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s "
+                 "AND NOT attisdropped)"] * 2), (self.table, self.table, BASELINED, self.table, AUDIT[0])))
         if not there and (table := self._legacy_table()) is None:
             return []
-        rows = self.connection.execute(f"SELECT {COLUMNS}, {BASELINED if marked else 'false'} FROM {table}").fetchall()
-        return [Applied(*row) for row in rows]
+        rows = self.connection.execute(f"SELECT {COLUMNS}, {BASELINED if marked else 'false'}, "
+                                       f"{AUDITED if audited else ', '.join(['NULL'] * len(AUDIT))} "
+                                       f"FROM {table}").fetchall()
+        return [stored(row) for row in rows]
 
     def history_storage(self) -> list[str]:
-        """The statements that make the history table where it is missing."""
+        """The statements that make the history table where it is missing, and give one of an older
+        dbinit the columns it lacks (nullable, without a default: the catalog alone changes)."""
         return [f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"',
                 f"""CREATE TABLE IF NOT EXISTS {self.table} (
             version text PRIMARY KEY,
@@ -208,21 +215,26 @@ class PostgresBackend(Backend):
             success boolean NOT NULL,
             applied_by text NOT NULL,
             {DOWN} text,
-            {BASELINED} boolean NOT NULL DEFAULT false)""",
+            {BASELINED} boolean NOT NULL DEFAULT false,
+            {" text, ".join(AUDIT)} text)""",
                 f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {DOWN} text, "
-                f"ADD COLUMN IF NOT EXISTS {BASELINED} boolean NOT NULL DEFAULT false"]
+                f"ADD COLUMN IF NOT EXISTS {BASELINED} boolean NOT NULL DEFAULT false, "
+                + ", ".join(f"ADD COLUMN IF NOT EXISTS {c} text" for c in AUDIT)]
 
     def prepare(self) -> None:
-        schema, table, column = self.history_storage()
+        schema, table, columns = self.history_storage()
         self.connection.execute(schema)
         if (legacy := self._legacy_table()) is not None:
             self.connection.execute(f'ALTER TABLE {legacy} SET SCHEMA "{self.schema}"')
         self.connection.execute(table)
-        # A table made by an older dbinit gets the columns once; the check keeps its lock off every later run.
+        # A table made by an older dbinit gets the columns once (catalog only: nullable, no default);
+        # the check keeps its lock off every later run. The table is dbinit's alone: the
+        # application never waits on it.
+        wanted = [DOWN, BASELINED, *AUDIT]
         if row_of(self.connection.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) "
-                                          "AND attname IN (%s, %s) AND NOT attisdropped",
-                                          (self.table, DOWN, BASELINED)))[0] < 2:
-            self.connection.execute(column)
+                                          "AND attname = ANY(%s) AND NOT attisdropped",
+                                          (self.table, wanted)))[0] < len(wanted):
+            self.connection.execute(columns)
 
     def apply(self, migration: Migration) -> Applied:
         return applying.apply(self, migration)
@@ -252,9 +264,21 @@ class PostgresBackend(Backend):
         """Run a down script and remove the migration's history row, in one transaction where allowed."""
         applying.revert(self, migration, down)
 
+    def ask(self, query: str) -> Answer:
+        try:
+            with self.connection.transaction():
+                self.connection.execute("SET TRANSACTION READ ONLY")
+                row = self.connection.execute(query).fetchone()
+        except psycopg.Error as e:
+            if self.connection.broken or self.connection.closed:
+                raise
+            return Answer(False, f"an error, {describe_error(e)}")
+        return judged(row[0] if row else None, row is not None)
+
     def record(self, applied: Applied) -> None:
         self._write(
-            f"INSERT INTO {self.table} ({COLUMNS}, {BASELINED}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            pgsql.SQL(f"INSERT INTO {self.table} ({COLUMNS}, {BASELINED}, {AUDITED}) VALUES "
+                      "(%s, %s, %s, %s, %s, %s, %s, %s, %s, {})").format(audit_values()),
             (applied.version, applied.description, applied.script, applied.checksum, applied.applied_at,
              applied.execution_ms, applied.success, self.owner, applied.baselined),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from ... import log
+from ... import log, telemetry
 from ...errors import MigrationFailed
 from ...migration import Migration
 
@@ -49,6 +49,7 @@ def with_lock_retries(backend: PostgresBackend, migration: Migration, attempt: C
         log.warn(backend.name, f"{migration.label} {migration.description}: gave up waiting {lock_ms(n) / 1000:g} s "
                  f"for a lock (attempt {n} of {tries}); {blockers(backend, migration)}; trying again in "
                  f"{state.next_action.sleep if state.next_action else 0:.1f} s", version=migration.version, attempt=n)
+        telemetry.retried(backend.name, n, lock_ms(n) / 1000)
 
     retrying = Retrying(retry=retry_if_exception_type(LockWait), stop=stop_after_attempt(tries), reraise=True,
                         wait=wait_exponential_jitter(multiplier=0.5, max=10, jitter=0.5), before_sleep=report)

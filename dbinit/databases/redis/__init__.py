@@ -42,7 +42,7 @@ def _open(settings: RedisSettings, lease_s: float) -> Backend:
 
 
 register(Database(
-    name=NAME, title="Redis",
+    name=NAME, title="Redis", system="redis",
     naming=Numbered(re.compile(rf"V(?P<num>\d+)-{DESCRIPTION}\.redis"),
                     "V<digits>-<description>.redis, e.g. V001-rename-session-keys.redis", (".redis",),
                     f"{NAME} migration", hints=((r"v\d+-.+", "the V must be upper-case; expected {expected}"),)),

@@ -14,16 +14,17 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ... import retry
+from ... import audit, retry, telemetry
 from ...contract import Backend
 from ...errors import (AuthRefused, ConfigError, ConnectionLost, DbinitError, InvalidMigrations, LockLost, MigrationFailed,
                        NotReady, Problem)
-from ...history import Applied
+from ...history import AUDIT, Applied, Audit
+from ...preconditions import Answer
 from ...migration import Migration
 from ...ports import Endpoint
 from ...description import Description, Record
 from .backup import bgsave
-from .commands import Command, parse
+from .commands import Command, parse, split_args
 from .lock import KeyLock
 from .server_errors import OWN, classify_connect_error
 from .settings import RedisSettings
@@ -161,7 +162,8 @@ class RedisBackend(Backend):
     def backup(self) -> None:
         """With DBINIT_REDIS_BGSAVE, a snapshot on disk from before the first command."""
         if self.settings.bgsave:
-            bgsave(self.client, self.name)
+            with telemetry.span("backup redis (BGSAVE)", self.name):
+                bgsave(self.client, self.name)
 
     def _getkeys(self, commands: list[Command]) -> list[Any]:
         """The server's COMMAND GETKEYS reply (or error) for each command, in one round trip."""
@@ -200,7 +202,8 @@ class RedisBackend(Backend):
             libraries = self._libraries(commands)
             previous = self.client.hget(self.history_key, migration.version)  # a repeatable file's last run
             applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                              datetime.now(timezone.utc), 0, True, self.owner)
+                              datetime.now(timezone.utc), 0, True, self.owner,
+                              audit=audit.current())
 
             def queue(pipe: Any) -> None:
                 for c in commands:
@@ -232,11 +235,15 @@ class RedisBackend(Backend):
         for m in migrations:
             lines = m.text.split("\n")
             applied = Applied(m.version, m.description, m.script, m.checksum, datetime.now(timezone.utc), 0, True,
-                              self.owner)
+                              self.owner, audit=audit.current())
             out += [f"\n# {m.label} {m.description} ({m.script}, {m.phase}): the keys it touches saved first (DUMP), "
                     "put back if a command fails", "MULTI", *(lines[c.line - 1].strip() for c in parse(m)),
                     f"HSET {self.history_key} {m.version} {json.dumps(_encode(applied))}", "EXEC"]
         return out
+
+    def _serving(self, args: list[str]) -> Any:
+        """Where a command of a precondition goes: this server (a cluster's: its keys' master)."""
+        return None
 
     def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         """A pipeline that hands replies back raw: redis-py's reply parsers know nothing of the
@@ -294,8 +301,27 @@ class RedisBackend(Backend):
             raise LockLost(self.name, f"{migration.path}: {why}; its keys could NOT be restored and it stays "
                            f"recorded as applied in {self.history_key}, because {e}") from None
 
+    def ask(self, query: str) -> Answer:
+        """A command the server flags read-only (COMMAND INFO), its reply true when a non-zero
+        integer (EXISTS, SISMEMBER, HEXISTS: Redis has no booleans)."""
+        args = split_args(query)
+        if not args:
+            return Answer(False, "not one command in redis-cli syntax")
+        (info,) = self._pipeline(False).execute_command("COMMAND", "INFO", args[0]).execute()
+        flags = info[0][2] if isinstance(info, list) and info and info[0] else None
+        if flags is None or b"readonly" not in flags:
+            return Answer(False, f"{args[0]} is {'not a command' if flags is None else 'not a read-only command'} "
+                          "(a precondition changes nothing)")
+        (reply,) = self._pipeline(False, self._serving(args)).execute_command(*args).execute(raise_on_error=False)
+        if isinstance(reply, redis.ResponseError):
+            return Answer(False, f"an error, {reply}")
+        if isinstance(reply, int) and not isinstance(reply, bool):
+            return Answer(reply != 0, str(reply))
+        return Answer(False, f"{reply!r}, not an integer: the command returns non-zero when the file may run")
+
     def record(self, applied: Applied) -> None:
-        self._fenced_write("HSET", self.history_key, applied.version, _encode(replace(applied, applied_by=self.owner)))
+        self._fenced_write("HSET", self.history_key, applied.version,
+                           _encode(replace(applied, applied_by=self.owner, audit=audit.current())))
 
     def set_checksum(self, version: str, checksum: str) -> None:
         applied = _decode(version, self.client.hget(self.history_key, version))
@@ -307,8 +333,8 @@ class RedisBackend(Backend):
 
 def _encode(applied: Applied) -> str:
     """A history entry as the hash stores it: version is the field, the rest JSON."""
-    entry = asdict(applied)
-    del entry["version"]
+    entry = {**asdict(applied), **asdict(applied.audit)}
+    del entry["version"], entry["audit"]
     entry["applied_at"] = applied.applied_at.isoformat()
     return json.dumps(entry)
 
@@ -316,4 +342,5 @@ def _encode(applied: Applied) -> str:
 def _decode(version: str, raw: bytes) -> Applied:
     entry = json.loads(raw)
     entry["applied_at"] = datetime.fromisoformat(entry["applied_at"])
-    return Applied(version=version, **entry)
+    run = Audit(*(entry.pop(f, None) for f in AUDIT))  # none in an entry of dbinit 0.2
+    return Applied(version=version, **entry, audit=run)

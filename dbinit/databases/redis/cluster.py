@@ -20,7 +20,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
-from ... import log, retry
+from ... import audit, log, retry
 from ...errors import ConnectionLost, InvalidMigrations, MigrationFailed, NotReady, Problem
 from ...history import Applied
 from ...description import Description
@@ -101,6 +101,10 @@ class RedisClusterBackend(RedisBackend):
     def _pipeline(self, transaction: bool, target: Any = None) -> Any:
         return super()._pipeline(transaction, target or self._node())
 
+    def _serving(self, args: list[str]) -> Any:
+        (keys,) = self._pipeline(False).execute_command("COMMAND", "GETKEYS", *args).execute(raise_on_error=False)
+        return self._node(keys[0]) if isinstance(keys, list) and keys else None
+
     def inspect(self) -> Description:
         from .catalog import describe
 
@@ -178,7 +182,8 @@ class RedisClusterBackend(RedisBackend):
             raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
                                   "touched were restored and it was not recorded", c.line)
         applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                          datetime.now(timezone.utc), round((time.perf_counter() - start) * 1000), True, self.owner)
+                          datetime.now(timezone.utc), round((time.perf_counter() - start) * 1000), True, self.owner,
+                          audit=audit.current())
         self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))
         return applied
 
@@ -187,6 +192,6 @@ class RedisClusterBackend(RedisBackend):
         log.warn(self.name, f"{migration.path} was applied by {by} but not recorded (that runner stopped in "
                  "between); recorded now from its marker, not run again")
         applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                          datetime.now(timezone.utc), 0, True, by)
+                          datetime.now(timezone.utc), 0, True, by, audit=audit.current())
         self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))
         return applied

@@ -24,6 +24,10 @@ image: "{{ .root.Values.image.repository }}:{{ .root.Values.image.tag }}"
 imagePullPolicy: {{ .root.Values.image.pullPolicy }}
 args: {{ toJson .args }}
 env:
+  # The audit trail: each history record names the pod and namespace that applied it.
+  - name: POD_NAME
+    valueFrom: {fieldRef: {fieldPath: metadata.name}}
+  - {name: POD_NAMESPACE, value: {{ .root.Release.Namespace | quote }}}
 {{- range $name, $value := .root.Values.env }}
   - {name: {{ $name }}, value: {{ $value | quote }}}
 {{- end }}
