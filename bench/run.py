@@ -4,6 +4,7 @@ with the number of migrations. Prints markdown and writes it to bench/RESULTS.md
     bench/run.sh                      everything, 3 rounds (about 40 minutes on 2 cores)
     bench/run.sh --rounds 5 --sections postgres,neo4j
     bench/run.sh --smoke              every section with tiny sets, 1 round, nothing written
+    bench/run.sh --check              exit 1 when a goal is not met (each named on stderr)
 
 Sections: postgres (apply), neo4j (apply), idle (nothing pending), schema (the schema file against
 pg_dump, and what the drift check costs a run with nothing pending), wait (latency), growth, fleet
@@ -657,6 +658,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--smoke", action="store_true", help="tiny sets, one round, RESULTS.md left alone")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is not met, naming each")
     args = parser.parse_args()
     chosen = args.sections.split(",")
     unknown = set(chosen) - set(SECTIONS)
@@ -690,6 +692,10 @@ def main() -> int:
     if not args.smoke and chosen == list(SECTIONS):
         findings = (ROOT / "bench" / "findings.md").read_text()  # the analysis, kept by hand
         (ROOT / "bench" / "RESULTS.md").write_text("\n".join(ctx.lines) + "\n" + findings)
+    unmet = [line for line in ctx.lines if line.endswith("— NOT met")]
+    if args.check and unmet:
+        print(f"bench: {len(unmet)} goal(s) not met:", *unmet, sep="\n", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,3 +17,13 @@ def test_every_benchmark_section_runs_every_contender_on_tiny_sets():
                       "TCP-port loop"):
         assert f"| {contender}" in result.stdout, contender
     assert "## Growth" in result.stdout and "## Peak resident memory" in result.stdout
+
+
+def test_check_exits_1_naming_each_goal_not_met_and_0_without_it():
+    # On tiny sets the checkpoint's goal (0.1x of replaying every file) is never met.
+    run = [sys.executable, "bench/run.py", "--smoke", "--sections", "longlived"]
+    checked = subprocess.run([*run, "--check"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert checked.returncode == 1, checked.stderr[-3000:]
+    assert "goal(s) not met:\n" in checked.stderr
+    assert "\n- dbinit from the checkpoint against every file:" in checked.stderr
+    assert subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=900).returncode == 0
