@@ -511,7 +511,7 @@ def _run_and_map(argv: list[str]) -> int:
         log.error("dbinit", f"{type(e).__name__}: {e}", exit_code=1)
         code, error = 1, e
     _write_results(report, code, error)
-    telemetry.finish(report.command, code, error)
+    telemetry.finish(code, error)
     return code
 
 

@@ -39,9 +39,10 @@ ENVIRONMENT = (
 class _State:
     """The run's providers and its span, while telemetry is on."""
 
-    def __init__(self, tracer: Any, meter: Any, providers: list[Any], root: Span, context: Any, bound: float,
-                 exporters: list[Any]):
-        self.tracer, self.providers, self.root, self.context, self.bound = tracer, providers, root, context, bound
+    def __init__(self, command: str, tracer: Any, meter: Any, providers: list[Any], root: Span, context: Any,
+                 bound: float, exporters: list[Any]):
+        self.command, self.tracer, self.providers, self.root, self.context = command, tracer, providers, root, context
+        self.bound = bound
         self.exporters = exporters
         self.started = time.monotonic()
         self.run_duration = meter.create_histogram("dbinit.run.duration", "s", "how long a run took")
@@ -110,17 +111,17 @@ def start(command: str, run_id: str, attributes: dict[str, str | None]) -> None:
                              attributes={"dbinit.command": command, "dbinit.run.id": run_id})
     # The providers are the run's own, not the process's global ones: an application that calls the
     # Python API keeps its own.
-    _state = _State(tracer, measuring.get_meter("dbinit", VERSION), [tracing, measuring], root,
+    _state = _State(command, tracer, measuring.get_meter("dbinit", VERSION), [tracing, measuring], root,
                     trace.set_span_in_context(root, parent), bound, [spans, points])
 
 
-def finish(command: str, exit_code: int, error: BaseException | None) -> None:
+def finish(exit_code: int, error: BaseException | None) -> None:
     """The run's span ended with its exit code, and everything flushed within the bound."""
     global _state
     state, _state = _state, None
     if state is None:
         return
-    attributes = {"dbinit.command": command, "dbinit.exit_code": exit_code}
+    attributes = {"dbinit.command": state.command, "dbinit.exit_code": exit_code}
     state.root.set_attributes({"dbinit.exit_code": exit_code})
     if exit_code not in (0, 3):  # 3: `check` found work pending, which is its answer, not a failure
         _failed(state.root, error, exit_code)

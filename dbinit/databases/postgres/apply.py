@@ -31,9 +31,8 @@ AUDITED = ", ".join(AUDIT)  # which run wrote the record (NULL in a record of db
 
 def stored(row: tuple[Any, ...]) -> Applied:
     """A history record from a row of COLUMNS, BASELINED and AUDITED."""
-    n = len(COLUMNS.split(", ")) + 1
-    version, description, script, checksum, applied_at, ms, success, by, baselined = row[:n]
-    return Applied(version, description, script, checksum, applied_at, ms, success, by, baselined, Audit(*row[n:]))
+    version, description, script, checksum, applied_at, ms, success, by, baselined, *run = row
+    return Applied(version, description, script, checksum, applied_at, ms, success, by, baselined, Audit(*run))
 
 
 def audit_values() -> pgsql.Composed:
@@ -64,7 +63,8 @@ def _history_row(b: PostgresBackend, migration: Migration, success: bool, among:
                                                       migration.checksum)))
     # A repeatable file's record is replaced by each run of it; a versioned one's is written once.
     again = pgsql.SQL(" ON CONFLICT (version) DO UPDATE SET ") + pgsql.SQL(", ").join(
-        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c)) for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED, *AUDIT]
+        pgsql.SQL("{0} = excluded.{0}").format(pgsql.Identifier(c))
+        for c in [*COLUMNS.split(", ")[1:], DOWN, BASELINED, *AUDIT]
     ) if migration.repeatable else pgsql.SQL("")
     began = pgsql.SQL("current_setting({})::timestamptz").format(pgsql.Literal(_FILE_STARTED)) if among else \
         pgsql.SQL("now()")

@@ -201,9 +201,7 @@ class RedisBackend(Backend):
             saved = self._save(self._keys(migration, commands))
             libraries = self._libraries(commands)
             previous = self.client.hget(self.history_key, migration.version)  # a repeatable file's last run
-            applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                              datetime.now(timezone.utc), 0, True, self.owner,
-                              audit=audit.current())
+            applied = entry(migration, 0, self.owner)
 
             def queue(pipe: Any) -> None:
                 for c in commands:
@@ -234,8 +232,7 @@ class RedisBackend(Backend):
                f"under WATCH {self.lock_key}, and only while this runner holds it"]
         for m in migrations:
             lines = m.text.split("\n")
-            applied = Applied(m.version, m.description, m.script, m.checksum, datetime.now(timezone.utc), 0, True,
-                              self.owner, audit=audit.current())
+            applied = entry(m, 0, self.owner)
             out += [f"\n# {m.label} {m.description} ({m.script}, {m.phase}): the keys it touches saved first (DUMP), "
                     "put back if a command fails", "MULTI", *(lines[c.line - 1].strip() for c in parse(m)),
                     f"HSET {self.history_key} {m.version} {json.dumps(_encode(applied))}", "EXEC"]
@@ -329,6 +326,12 @@ class RedisBackend(Backend):
 
     def forget(self, version: str) -> None:
         self._fenced_write("HDEL", self.history_key, version)
+
+
+def entry(migration: Migration, ms: int, by: str) -> Applied:
+    """The history entry of a file this run applies now."""
+    return Applied(migration.version, migration.description, migration.script, migration.checksum,
+                   datetime.now(timezone.utc), ms, True, by, audit=audit.current())
 
 
 def _encode(applied: Applied) -> str:

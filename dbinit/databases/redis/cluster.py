@@ -10,7 +10,6 @@ the marker, and the next run records the file from it instead of running it agai
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,12 +19,12 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.retry import Retry
 
-from ... import audit, log, retry
+from ... import log, retry
 from ...errors import ConnectionLost, InvalidMigrations, MigrationFailed, NotReady, Problem
 from ...history import Applied
 from ...description import Description
 from ...migration import Migration
-from .backend import RedisBackend, _encode
+from .backend import RedisBackend, _encode, entry
 from .commands import parse
 
 # A slot in motion (redis-py's own types, or the words inside an EXECABORT): follow it, try again.
@@ -181,9 +180,7 @@ class RedisClusterBackend(RedisBackend):
                 undo.execute()
             raise MigrationFailed(self.name, migration.path, f"{c.name} failed: {reply}; the keys this file "
                                   "touched were restored and it was not recorded", c.line)
-        applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                          datetime.now(timezone.utc), round((time.perf_counter() - start) * 1000), True, self.owner,
-                          audit=audit.current())
+        applied = entry(migration, round((time.perf_counter() - start) * 1000), self.owner)
         self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))
         return applied
 
@@ -191,7 +188,6 @@ class RedisClusterBackend(RedisBackend):
         """The file ran (its marker says so) but its history entry was never written: record it."""
         log.warn(self.name, f"{migration.path} was applied by {by} but not recorded (that runner stopped in "
                  "between); recorded now from its marker, not run again")
-        applied = Applied(migration.version, migration.description, migration.script, migration.checksum,
-                          datetime.now(timezone.utc), 0, True, by, audit=audit.current())
+        applied = entry(migration, 0, by)
         self._fenced_write("HSET", self.history_key, migration.version, _encode(applied))
         return applied
