@@ -7,6 +7,7 @@ go on; the next run finishes what is left. Runner and the backends know nothing 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextvars
 import dataclasses
 import functools
 import threading
@@ -212,7 +213,8 @@ class FleetRunner:
 
         pool = futures.ThreadPoolExecutor(max_workers=self.fleet.parallel, thread_name_prefix="tenant")
         try:
-            waiting = {pool.submit(one, t): t for t in tenants}
+            # Each tenant in a copy of this context: its lines mask this run's secrets.
+            waiting = {pool.submit(contextvars.copy_context().run, one, t): t for t in tenants}
             while waiting:
                 done, _ = futures.wait(waiting, timeout=self.settings.progress_interval,
                                        return_when=futures.ALL_COMPLETED)

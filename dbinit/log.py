@@ -2,7 +2,8 @@
 dbinit as a library routes them as it likes; the command line installs the one handler that writes
 one line per event on stderr, as text or JSON. Secrets never reach a record: a password is masked
 where it stands (a URL's password, a `password=` pair), and a value registered as a secret wherever
-it stands as a word of its own, never inside another word."""
+it stands as a word of its own, never inside another word. The registered values are a run's own
+(the command line's, or one call of the Python API's: `secrets`), not the process's."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,10 @@ import contextvars
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 logger = logging.getLogger("dbinit")
 _format = "text"
-_secrets: set[str] = set()
-_known: re.Pattern[str] | None = None
 # What every event of this thread is about (a fleet's tenant); threads started by `thread` carry it.
 _scope: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("scope", default={})
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
@@ -37,18 +36,51 @@ def configure(fmt: str) -> None:
     _format = fmt
 
 
+class Secrets:
+    """The values one run masks; its threads (started by `thread`) add to and mask with the same."""
+
+    def __init__(self) -> None:
+        self.values: frozenset[str] = frozenset()
+        self.pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: str | None) -> None:
+        if not value or len(value) < SHORTEST_SECRET or value in self.values:
+            return
+        with self._lock:
+            self.values = self.values | {value}
+            words = "|".join(re.escape(s) for s in sorted(self.values, key=len, reverse=True))
+            self.pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
+
+
+# Outside any run (settings loaded by hand): what is registered there stays for the process.
+_secrets: contextvars.ContextVar[Secrets] = contextvars.ContextVar("secrets", default=Secrets())
+
+
+@contextmanager
+def secrets(values: Iterable[str] = ()) -> Iterator[Secrets]:
+    """A run's own secrets, `values` and whatever is registered inside: masked in its lines and
+    forgotten when it ends, so an application's process does not mask one call's passwords in the
+    next call's lines (nor keep them for its life)."""
+    own = Secrets()
+    for value in values:
+        own.add(value)
+    token = _secrets.set(own)
+    try:
+        yield own
+    finally:
+        _secrets.reset(token)
+
+
 def add_secret(value: str | None) -> None:
-    global _known
-    if value and len(value) >= SHORTEST_SECRET and value not in _secrets:
-        _secrets.add(value)
-        words = "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True))
-        _known = re.compile(rf"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
+    _secrets.get().add(value)
 
 
 def redact(text: str) -> str:
     for pattern in _IN_PLACE:
         text = pattern.sub(lambda m: m[1] + MASK, text)
-    return text if _known is None else _known.sub(MASK, text)
+    known = _secrets.get().pattern
+    return text if known is None else known.sub(MASK, text)
 
 
 class _Line(logging.Formatter):

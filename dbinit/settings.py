@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -84,6 +84,7 @@ class Settings:
     placeholders: Mapping[str, str] = field(default_factory=dict)  # name (lower case) → value, each a secret
     databases: Mapping[str, Any] = field(default_factory=dict)  # each configured database's settings, in order
     fleet: tenants.Fleet | None = None  # DBINIT_TENANTS…: the files of a fleet's tenants, beside the shared ones
+    secrets: frozenset[str] = frozenset()  # the passwords and placeholder values read: a run using these masks them
 
     def configured(self) -> list[str]:
         return list(self.databases)
@@ -101,8 +102,15 @@ def variables() -> list[Variable]:
 
 
 def load(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
-    """Settings from the environment; non-None flags (from the command line) override it."""
-    e = Env(os.environ if env is None else env)
+    """Settings from the environment; non-None flags (from the command line) override it. The
+    secrets read are the Settings' own: the run that uses them registers them (log.secrets)."""
+    with log.secrets() as read:
+        loaded = _load(os.environ if env is None else env, flags)
+    return replace(loaded, secrets=read.values)
+
+
+def _load(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
+    e = Env(env)
     log_format = (flags.get("log_format") or e.get("DBINIT_LOG_FORMAT") or "text").lower()
     if log_format not in ("text", "json"):
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")

@@ -6,12 +6,14 @@ import itertools
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisSentinel, RedisServer
+from servers import Neo4jServer, PgBouncerServer, PostgresServer, RedisSentinel, RedisServer, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["pytester"]
@@ -32,8 +34,9 @@ class Result:
 
 
 def dbinit_env(**env: str) -> dict[str, str]:
-    """A clean environment: only what the test gives, so the machine's variables do not leak in."""
-    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ") if k in os.environ}
+    """A clean environment: only what the test gives, so the machine's variables do not leak in
+    (but coverage's own, so that the run measures this process too)."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TZ") or k.startswith("COVERAGE_")}
     return {**base, "PYTHONPATH": str(ROOT), **{k: str(v) for k, v in env.items()}}
 
 
@@ -108,6 +111,11 @@ def pytest_runtest_makereport(item, call):
             report.outcome, report.longrepr = "failed", f"a password appeared in the test's output: {leaked}"
 
 
+def unique(name: str) -> str:
+    """A database or role name of this test's own on a server other tests (and workers) share."""
+    return f"{name}_{os.getpid()}_{next(_db_numbers)}"
+
+
 def write_files(directory: Path, files: dict[str, str]) -> Path:
     """A migrations folder holding `files` (name, or subfolder/name: text), added to what is there."""
     for name, text in files.items():
@@ -132,7 +140,7 @@ def postgres_server():
 @pytest.fixture
 def pg(postgres_server):
     """A fresh, empty database on the shared server; .url connects to it."""
-    name = f"t{os.getpid()}_{next(_db_numbers)}"
+    name = unique("t")
     postgres_server.psql(f"CREATE DATABASE {name}")
 
     class Db:
@@ -144,8 +152,33 @@ def pg(postgres_server):
         def sql(query: str) -> str:
             return postgres_server.psql(query, dbname=name)
 
+        @staticmethod
+        @contextmanager
+        def gate():
+            """While the block runs, a migration running GATE waits in the server, so a test knows a
+            runner is mid-migration (await_statement) without sleeping and hoping."""
+            with psycopg.connect(postgres_server.url(dbname=name), application_name=f"gate {name}"):
+                yield
+
+        @staticmethod
+        def await_statement(fragment: str, timeout: float = 30) -> None:
+            """Until a dbinit session on this database is running a statement containing `fragment`
+            (dbinit sends a file's last semicolon on a line of its own)."""
+            fragment = fragment.rstrip(";")
+            wait_for(lambda: postgres_server.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'dbinit%' AND state = 'active' "
+                f"AND datname = '{name}' AND strpos(query, $f${fragment}$f$) > 0", dbname=name) != "0",
+                timeout, f"no dbinit session ran {fragment!r}")
+
     yield Db
     postgres_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+# A migration's statement that runs while the test holds pg.gate() open (a loop, not a lock wait:
+# dbinit would give a lock wait up after DBINIT_PG_LOCK_TIMEOUT and try again; the snapshot is
+# cleared because a transaction otherwise sees pg_stat_activity as it first read it).
+GATE = ("DO $$ BEGIN WHILE EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'gate ' || current_database()) "
+        "LOOP PERFORM pg_sleep(0.05), pg_stat_clear_snapshot(); END LOOP; END $$;")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ exactly the files whose mark is there, and no gap in it."""
 from __future__ import annotations
 
 import os
-import time
+import threading
 from collections import Counter
 
 from conftest import start_dbinit
@@ -100,14 +100,16 @@ def finish(proc, timeout: float = 300) -> tuple[int, str]:
 
 
 def wait_for_line(proc, text: str, timeout: float = 60) -> list[str]:
-    """Read the process's stderr until a line contains `text`; the lines read so far."""
+    """Read the process's stderr until a line contains `text`; the lines read so far. A process
+    still silent at the timeout is killed, so the test fails instead of blocking in readline."""
     lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            raise AssertionError(f"exited ({proc.wait()}) before {text!r}:\n" + "".join(lines))
-        lines.append(line)
-        if text in line:
-            return lines
-    raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(lines))
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        for line in iter(proc.stderr.readline, ""):
+            lines.append(line)
+            if text in line:
+                return lines
+    finally:
+        timer.cancel()
+    raise AssertionError(f"no {text!r} within {timeout} s (exit {proc.wait()}):\n" + "".join(lines))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_dbinit, start_dbinit
+from conftest import run_dbinit, start_dbinit, unique
 
 _names = itertools.count(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +75,9 @@ def test_replicas_racing_to_make_the_same_database_all_succeed(postgres_server, 
 
 def test_a_role_that_may_not_create_databases_is_77_and_nothing_is_made(postgres_server, missing):
     name, _ = missing
-    postgres_server.psql("DROP ROLE IF EXISTS plain; CREATE ROLE plain LOGIN PASSWORD 'plain-pw-3Kd' NOCREATEDB")
-    url = f"postgresql://plain:plain-pw-3Kd@127.0.0.1:{postgres_server.port}/{name}"
+    role = unique("plain")
+    postgres_server.psql(f"CREATE ROLE {role} LOGIN PASSWORD 'plain-pw-3Kd' NOCREATEDB")
+    url = f"postgresql://{role}:plain-pw-3Kd@127.0.0.1:{postgres_server.port}/{name}"
     result = run_dbinit("create", POSTGRES_URL=url)
     assert result.returncode == 77, result.stderr
     assert f"may not create the database {name}" in result.stderr and "CREATEDB" in result.stderr
@@ -86,9 +87,10 @@ def test_a_role_that_may_not_create_databases_is_77_and_nothing_is_made(postgres
 def test_a_role_that_does_not_own_the_database_may_not_drop_it_77_and_it_stays(postgres_server, missing):
     name, url = missing
     assert run_dbinit("create", POSTGRES_URL=url).returncode == 0
-    postgres_server.psql("DROP ROLE IF EXISTS plain; CREATE ROLE plain LOGIN PASSWORD 'plain-pw-3Kd' NOCREATEDB")
+    role = unique("plain")
+    postgres_server.psql(f"CREATE ROLE {role} LOGIN PASSWORD 'plain-pw-3Kd' NOCREATEDB")
     result = run_dbinit("drop", "postgres", "--confirm", name,
-                        POSTGRES_URL=f"postgresql://plain:plain-pw-3Kd@127.0.0.1:{postgres_server.port}/{name}")
+                        POSTGRES_URL=f"postgresql://{role}:plain-pw-3Kd@127.0.0.1:{postgres_server.port}/{name}")
     assert result.returncode == 77, result.stderr
     assert f"may not drop the database {name}" in result.stderr and "only its owner or a superuser may" in result.stderr
     assert "CREATEDB" not in result.stderr and exists(postgres_server, name)

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import ROOT, run_dbinit
+from conftest import ROOT, run_dbinit, unique
 from targets import PostgresTarget
 
 SETS = Path(__file__).parent / "schemas"
@@ -36,21 +36,22 @@ def migrated_template(postgres_server, tmp_path_factory):
     migrations = tmp_path_factory.mktemp("every") / "migrations"
     migrations.mkdir()
     (migrations / "V001-every-kind-up.sql").write_text((SETS / "every-kind.sql").read_text())
-    postgres_server.psql("DROP DATABASE IF EXISTS drift_template")
-    postgres_server.psql("CREATE DATABASE drift_template")
+    template = unique("drift_template")
+    postgres_server.psql(f"CREATE DATABASE {template}")
     result = run_dbinit("migrate", "--migrations", str(migrations),
-                        POSTGRES_URL=postgres_server.url(dbname="drift_template"))
+                        POSTGRES_URL=postgres_server.url(dbname=template))
     assert result.returncode == 0, result.stderr
-    yield migrations
-    postgres_server.psql("DROP DATABASE drift_template WITH (FORCE)")
+    yield migrations, template
+    postgres_server.psql(f"DROP DATABASE {template} WITH (FORCE)")
 
 
 @pytest.fixture
 def recorded_pg(pg, migrated_template):
     """A fresh copy of the migrated database, its schema recorded; (target, migrations)."""
+    migrations, template = migrated_template
     pg.server.psql(f"DROP DATABASE {pg.dbname}")
-    pg.server.psql(f"CREATE DATABASE {pg.dbname} TEMPLATE drift_template")
-    return PostgresTarget(pg), migrated_template
+    pg.server.psql(f"CREATE DATABASE {pg.dbname} TEMPLATE {template}")
+    return PostgresTarget(pg), migrations
 
 
 HAND_CHANGES = {

@@ -12,7 +12,7 @@ from typing import Callable
 import pytest
 
 import failure_modes
-from conftest import ROOT, run_dbinit
+from conftest import ROOT, run_dbinit, unique
 from dbinit import registry
 from failure_modes import AT_DEADLINE, HERE, MODES, Cell, Never
 from servers import free_port
@@ -192,9 +192,10 @@ def scenarios(request) -> dict[tuple[str, str], Callable[[], Run]]:
 @pytest.fixture
 def weak_role(pg):
     """A role that may log in but not create dbinit's schema (no CREATE on the database)."""
-    pg.sql("CREATE ROLE fm_weak LOGIN PASSWORD 'weak-pw-x1'")
-    yield f"postgresql://fm_weak:weak-pw-x1@127.0.0.1:{pg.server.port}/{pg.dbname}"
-    pg.sql("DROP OWNED BY fm_weak; DROP ROLE fm_weak")
+    role = unique("fm_weak")
+    pg.sql(f"CREATE ROLE {role} LOGIN PASSWORD 'weak-pw-x1'")
+    yield f"postgresql://{role}:weak-pw-x1@127.0.0.1:{pg.server.port}/{pg.dbname}"
+    pg.sql(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 import failure_modes
-from conftest import ROOT, run_dbinit, start_dbinit
+from conftest import ROOT, run_dbinit, start_dbinit, unique
 
 QUERY = "SELECT name FROM tenants ORDER BY name"
 SOAK = max(1, int(os.environ.get("DBINIT_SOAK") or 1))  # as tests/fleet.py: more tenants for a longer run
@@ -220,20 +220,21 @@ def test_never_more_connections_than_parallel_plus_one(pg, project):
     moment while the server ends its session (one worker more than the setting, and this fails)."""
     names = [f"c{n:02}" for n in range(9)]
     with_schemas(pg, names)
-    pg.sql("CREATE ROLE fleet_owner LOGIN PASSWORD 'pg-test-pw-7Qx' CONNECTION LIMIT 4; "
-           f"GRANT ALL ON DATABASE {pg.dbname} TO fleet_owner; ALTER TABLE tenants OWNER TO fleet_owner; "
-           "GRANT ALL ON SCHEMA public TO fleet_owner; " + "".join(f"ALTER SCHEMA {n} OWNER TO fleet_owner;" for n in names))
+    owner = unique("fleet_owner")
+    pg.sql(f"CREATE ROLE {owner} LOGIN PASSWORD 'pg-test-pw-7Qx' CONNECTION LIMIT 4; "
+           f"GRANT ALL ON DATABASE {pg.dbname} TO {owner}; ALTER TABLE tenants OWNER TO {owner}; "
+           f"GRANT ALL ON SCHEMA public TO {owner}; " + "".join(f"ALTER SCHEMA {n} OWNER TO {owner};" for n in names))
     (project / "tenant-migrations" / "V005-slow-up.sql").write_text("SELECT pg_sleep(0.3);\n")
     log = pg.server.dir / "server.log"
     before = log.stat().st_size
-    env = fleet_env(pg, project, POSTGRES_URL=pg.url.replace("postgres:", "fleet_owner:", 1), DBINIT_PARALLEL="3")
+    env = fleet_env(pg, project, POSTGRES_URL=pg.url.replace("postgres:", f"{owner}:", 1), DBINIT_PARALLEL="3")
     result = run_dbinit("migrate", **env)
     assert result.returncode == 0, result.stderr
     assert "9 tenants migrated: 9 applied" in result.stderr
     with log.open("rb") as f:
         f.seek(before)
         assert b"too many connections" not in f.read()
-    pg.sql("DROP OWNED BY fleet_owner CASCADE; DROP ROLE fleet_owner")
+    pg.sql(f"DROP OWNED BY {owner} CASCADE; DROP ROLE {owner}")
 
 
 def test_with_nothing_pending_the_histories_are_read_at_once_without_a_session_a_tenant(pg, project):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import jsonschema
 
-from conftest import ROOT, run_dbinit, start_dbinit
-from fleet import finish
+from conftest import GATE, ROOT, run_dbinit, start_dbinit
+from fleet import finish, wait_for_line
 
 SCHEMA = json.loads((ROOT / "dbinit" / "report.schema.json").read_text())
 
@@ -28,12 +28,13 @@ def test_check_is_0_when_up_to_date_3_listing_what_is_pending_and_65_for_an_edit
 
 
 def test_check_needs_no_lock_while_another_runner_holds_it(pg, migrations):
-    migrations.write("V1-slow-up.sql", "SELECT pg_sleep(4);\n")
-    holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
-    time.sleep(1.5)
-    started = time.monotonic()
-    checked = dbinit(pg, migrations, "check")
-    assert checked.returncode == 3 and time.monotonic() - started < 3
+    migrations.write("V1-slow-up.sql", GATE)
+    with pg.gate():
+        holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
+        pg.await_statement(GATE)
+        checked = dbinit(pg, migrations, "check")
+        assert holder.poll() is None  # answered while the holder still held the lock
+    assert checked.returncode == 3, checked.stderr
     assert finish(holder)[0] == 0
 
 
@@ -43,12 +44,13 @@ def test_wait_migrated_returns_once_another_runner_has_migrated_and_69_at_the_de
     assert timed_out.returncode == 69 and "still pending" in timed_out.stderr and "postgres V1" in timed_out.stderr
     waiter = start_dbinit("wait", "--migrated", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
                           DBINIT_WAIT_TIMEOUT="60")
-    time.sleep(2)
+    wait_for_line(waiter, "waiting for migrations applied elsewhere; pending: postgres V1")
     assert dbinit(pg, migrations, "migrate").returncode == 0
     migrated = time.monotonic()
     code, err = finish(waiter, 30)
     assert code == 0, err
-    assert time.monotonic() - migrated < 3
+    # It reads the history every half second: 10 s is far from that and from the 60 s deadline.
+    assert time.monotonic() - migrated < 10
 
 
 def test_the_run_report_of_a_success_says_what_was_applied_and_how_long_everything_took(pg, migrations, tmp_path):
@@ -173,3 +175,18 @@ def test_redis_bgsave_takes_a_snapshot_before_the_first_command(make_server, mig
     (snapshot.dir / "dump.rdb").write_bytes((rd.dir / "dump.rdb").read_bytes())
     snapshot.start()
     assert snapshot.client().get("before") == "1" and snapshot.client().get("after") is None
+
+
+def test_redis_bgsave_refused_is_78_and_a_failed_one_is_1_and_neither_runs_a_command(make_server, migrations):
+    rd = make_server("redis").start()
+    migrations.write("V1-a.redis", "SET after 1\n")
+    rd.client().execute_command("ACL", "SETUSER", "nobackup", "on", ">nobackup-pw-4Rt", "~*", "&*", "+@all", "-bgsave")
+    refused = run_dbinit("migrate", "--migrations", str(migrations.path), DBINIT_REDIS_BGSAVE="true",
+                         REDIS_URL=f"redis://nobackup:nobackup-pw-4Rt@127.0.0.1:{rd.port}/0")
+    assert refused.returncode == 78, refused.stderr
+    assert "BGSAVE was refused" in refused.stderr and "unset DBINIT_REDIS_BGSAVE or allow it" in refused.stderr
+    (rd.dir / "dump.rdb").mkdir()  # the server writes its snapshot, then cannot move it into place
+    failed = run_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=rd.url(), DBINIT_REDIS_BGSAVE="true")
+    assert failed.returncode == 1, failed.stderr
+    assert "BGSAVE failed (rdb_last_bgsave_status:err" in failed.stderr
+    assert rd.client().get("after") is None and not rd.client().exists("dbinit:migrations")

@@ -1,9 +1,8 @@
 """PostgreSQL specifics: no-transaction migrations, down, the advisory lock, signals, baseline scripts."""
 import hashlib
 import signal
-import time
 
-from conftest import run_dbinit, start_dbinit
+from conftest import GATE, run_dbinit, start_dbinit, unique
 
 
 def migrate(pg, migrations, *args, **env):
@@ -98,10 +97,11 @@ def test_down_refuses_when_a_migration_has_no_down_file_and_changes_nothing(pg, 
 
 
 def test_a_runner_waiting_for_the_lock_names_the_holder_and_gives_up_with_75(pg, migrations):
-    migrations.write("V1-slow-up.sql", "SELECT pg_sleep(6);")
-    holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
-    time.sleep(2)
-    result = migrate(pg, migrations, "migrate", DBINIT_LOCK_TIMEOUT="1")
+    migrations.write("V1-slow-up.sql", GATE)
+    with pg.gate():
+        holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
+        pg.await_statement(GATE)
+        result = migrate(pg, migrations, "migrate", DBINIT_LOCK_TIMEOUT="1")
     assert result.returncode == 75, result.stderr
     assert "held by dbinit " in result.stderr and "DBINIT_LOCK_TIMEOUT" in result.stderr
     assert holder.wait(30) == 0
@@ -114,10 +114,12 @@ def test_with_nothing_pending_a_runner_does_not_queue_for_the_lock_another_holds
     newer = tmp_path / "newer"  # the next release, migrating while this one's replicas start
     newer.mkdir()
     (newer / "V1-a-up.sql").write_text("CREATE TABLE a (id int);")
-    (newer / "V2-slow-up.sql").write_text("SELECT pg_sleep(6);")
-    holder = start_dbinit("migrate", "--migrations", str(newer), POSTGRES_URL=pg.url)
-    time.sleep(2)
-    result = migrate(pg, migrations, "migrate", DBINIT_LOCK_TIMEOUT="1")
+    (newer / "V2-slow-up.sql").write_text(GATE)
+    with pg.gate():
+        holder = start_dbinit("migrate", "--migrations", str(newer), POSTGRES_URL=pg.url)
+        pg.await_statement(GATE)
+        result = migrate(pg, migrations, "migrate", DBINIT_LOCK_TIMEOUT="1")
+        assert holder.poll() is None  # the holder still held the lock while this replica ran
     assert result.returncode == 0, result.stderr
     assert "up to date: 0 applied, 1 already applied" in result.stderr
     assert holder.wait(30) == 0
@@ -126,11 +128,13 @@ def test_with_nothing_pending_a_runner_does_not_queue_for_the_lock_another_holds
 def test_two_applications_sharing_a_server_do_not_block_each_other(pg, postgres_server, migrations):
     postgres_server.psql(f"CREATE DATABASE {pg.dbname}_other")
     try:
-        migrations.write("V1-slow-up.sql", "SELECT pg_sleep(4);")
-        holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
-        time.sleep(1.5)
-        other = migrate(pg, migrations, "migrate", POSTGRES_URL=postgres_server.url(dbname=f"{pg.dbname}_other"),
-                        DBINIT_LOCK_TIMEOUT="1")
+        migrations.write("V1-slow-up.sql", GATE)
+        with pg.gate():
+            holder = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
+            pg.await_statement(GATE)
+            other = migrate(pg, migrations, "migrate", POSTGRES_URL=postgres_server.url(dbname=f"{pg.dbname}_other"),
+                            DBINIT_LOCK_TIMEOUT="1")
+            assert holder.poll() is None  # the other application migrated while this one held its lock
         assert other.returncode == 0, other.stderr
         assert holder.wait(30) == 0
     finally:
@@ -142,11 +146,7 @@ def test_sigterm_during_a_migration_rolls_it_back_and_releases_the_lock(pg, migr
     migrations.write("V2-slow-up.sql", "CREATE TABLE b (id int);\nSELECT pg_sleep(30);")
     migrations.write("V3-c-up.sql", "CREATE TABLE c (id int);")
     proc = start_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url)
-    deadline = time.monotonic() + 20
-    while pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' "
-                 "AND pid <> pg_backend_pid()") != "1":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    pg.await_statement("pg_sleep(30)")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 143
     assert pg.sql("SELECT to_regclass('b') IS NULL") == "t"
@@ -184,7 +184,7 @@ def test_postgres_sql_that_naive_splitters_break_applies(pg, migrations):
 
 
 def test_a_legacy_sql_ascii_database_works(postgres_server, migrations):
-    name = "legacy_sql_ascii"
+    name = unique("legacy_sql_ascii")
     postgres_server.psql(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
     try:
         migrations.write("V1-t-up.sql", "CREATE TABLE t (id int);")

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_dbinit
+from conftest import run_dbinit, unique
 
 # A schema with the parts pg_dump writes in different sections: types, sequences, defaults, a
 # function, a view, constraints, indexes, comments, and rows with tabs, NULLs and backslashes.
@@ -33,8 +33,7 @@ def pg_dump(postgres_server, dbname: str, *options: str) -> str:
 @pytest.fixture
 def source_dump(postgres_server):
     """pg_dump output (schema only, and with data) of a database made in the test."""
-    name = "dump_source"
-    postgres_server.psql(f"DROP DATABASE IF EXISTS {name}")
+    name = unique("dump_source")
     postgres_server.psql(f"CREATE DATABASE {name}")
     postgres_server.psql(SOURCE_SCHEMA, dbname=name)
     yield {"schema": pg_dump(postgres_server, name, "--schema-only"), "data": pg_dump(postgres_server, name)}
@@ -136,13 +135,14 @@ def test_a_dump_of_a_database_dbinit_manages_leaves_dbinit_s_schema_to_it_and_br
     production.mkdir()
     (production / "V001-a-up.sql").write_text("CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);\n")
     (production / "V002-b-up.sql").write_text("CREATE TABLE b (id int);\n")
-    postgres_server.psql("CREATE DATABASE production")
+    name = unique("production")
+    postgres_server.psql(f"CREATE DATABASE {name}")
     try:
-        made = run_dbinit("migrate", "--migrations", str(production), POSTGRES_URL=postgres_server.url(dbname="production"))
+        made = run_dbinit("migrate", "--migrations", str(production), POSTGRES_URL=postgres_server.url(dbname=name))
         assert made.returncode == 0, made.stderr
-        dump = pg_dump(postgres_server, "production")
+        dump = pg_dump(postgres_server, name)
     finally:
-        postgres_server.psql("DROP DATABASE production WITH (FORCE)")
+        postgres_server.psql(f"DROP DATABASE {name} WITH (FORCE)")
     assert "CREATE SCHEMA dbinit" in dump and "COPY dbinit.dbinit_schema_history" in dump
     if as_init:  # the new environment: the dump first, then production's files and a newer one
         (tmp_path / "init").mkdir()

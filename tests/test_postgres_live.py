@@ -65,7 +65,7 @@ def test_a_blocked_alter_retries_with_short_lock_waits_so_readers_never_stall_an
                                                                                              postgres_server):
     make_accounts(pg)
     migrations.write("V001-add-currency-up.sql", "ALTER TABLE accounts ADD COLUMN currency text;\n")
-    hold_s, lock_s = 6.0, 0.5
+    hold_s, lock_s = 8.0, 0.5
 
     holder, pid = hold_lock_for(pg.url, hold_s)
     with Readers(pg.url, "accounts") as with_dbinit:
@@ -76,7 +76,9 @@ def test_a_blocked_alter_retries_with_short_lock_waits_so_readers_never_stall_an
     assert f"gave up waiting {lock_s:g} s for a lock (attempt 1 of 11); blocked by pid {pid[0]}" in result.stderr
     assert "application 'long-report', idle in transaction" in result.stderr
     assert pg.sql("SELECT count(*) FROM information_schema.columns WHERE column_name = 'currency'") == "1"
-    assert with_dbinit.worst < lock_s * 4 + 0.5, with_dbinit.worst  # the longest lock wait plus a margin
+    # A reader waits at most one of dbinit's lock waits (0.5 s), behind psql's ALTER the whole hold
+    # (8 s): half the hold is far from both, and from a loaded machine's noise.
+    assert with_dbinit.worst < hold_s / 2, with_dbinit.worst
 
     pg.sql("ALTER TABLE accounts DROP COLUMN currency")
     holder, _ = hold_lock_for(pg.url, hold_s)
@@ -104,12 +106,12 @@ def test_when_the_retries_run_out_the_migration_fails_naming_the_blocker_and_not
 
 
 def test_a_statement_timeout_bounds_a_slow_statement(pg, migrations):
-    migrations.write("V001-slow-up.sql", "SELECT pg_sleep(5);\n")
+    migrations.write("V001-slow-up.sql", "SELECT pg_sleep(60);\n")
     started = time.monotonic()
     result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
                         DBINIT_PG_STATEMENT_TIMEOUT="0.5")
     assert result.returncode == 1 and "SQLSTATE 57014" in result.stderr and "statement timeout" in result.stderr
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 20  # the 0.5 s bound, far from the minute the statement would take
 
 
 def test_a_failed_concurrent_index_build_leaves_an_invalid_index_that_the_next_run_drops_and_builds_again(pg, migrations):

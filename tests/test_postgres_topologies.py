@@ -92,7 +92,7 @@ def test_pointed_at_a_standby_alone_dbinit_waits_and_migrates_right_after_promot
     standby.promote()
     code, err = finish(runner, 60)
     check(Result(code, "", err), "a primary promoted or a failover during the wait", "postgres")
-    assert time.monotonic() - promoted < 5
+    assert time.monotonic() - promoted < 20  # soon after the promotion, far below the 60 s deadline
     assert standby.psql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "1"
 
 

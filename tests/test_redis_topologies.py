@@ -5,6 +5,7 @@ import pytest
 
 from conftest import Result, run_dbinit, start_dbinit
 from failure_modes import check
+from fleet import wait_for_line
 from servers import wait_for
 
 
@@ -41,7 +42,7 @@ def test_a_sentinel_that_knows_no_such_master_is_waited_for_until_the_deadline(s
     result = run_dbinit("wait", REDIS_URL=sentinel.url().replace("/mymaster/", "/othermaster/"),
                         DBINIT_WAIT_TIMEOUT="3")
     assert result.returncode == 69 and "othermaster" in result.stderr
-    assert 3 <= time.monotonic() - started < 10
+    assert 3 <= time.monotonic() - started < 15  # the whole deadline, and not a second one after it
 
 
 def test_a_plain_url_pointed_at_a_sentinel_says_what_to_set(sentinel_setup):
@@ -160,11 +161,10 @@ def test_a_cluster_still_forming_is_waited_for_saying_how_many_slots_it_serves(m
         migrations.write("V1-a.redis", "SET {app}:a 1\n")
         runner = start_dbinit("migrate", "--migrations", str(migrations.path), REDIS_URL=forming.url(),
                               DBINIT_WAIT_TIMEOUT="60")
-        time.sleep(6)  # past the first progress line
+        seen = wait_for_line(runner, "is forming: 0 of 16384 hash slots served")  # its progress line
         forming.create()
         out, err = runner.communicate(timeout=60)
-        check(Result(runner.returncode, out, err), "a cluster still forming", "redis")
-        assert "is forming: 0 of 16384 hash slots served" in err
+        check(Result(runner.returncode, out, "".join(seen) + err), "a cluster still forming", "redis")
         assert forming.client().get("{app}:a") == "1"
     finally:
         forming.remove()

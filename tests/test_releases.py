@@ -13,6 +13,7 @@ import psycopg
 
 from conftest import run_dbinit
 from dbinit import report as report_module
+from servers import wait_for
 from test_postgres_inputs import pg_dump
 
 SCHEMA = json.loads((report_module.Path(report_module.__file__).parent / "report.schema.json").read_text())
@@ -98,7 +99,8 @@ def test_release_2_rolls_out_without_breaking_release_1_and_rolls_back_from_rele
         assert deploy.returncode == 0, deploy.stderr
         assert "applied V2 display-name" in deploy.stderr
         assert "left for the post-deploy run (dbinit migrate --post-deploy): V3 drop-fullname" in deploy.stderr
-        time.sleep(0.5)  # the rollout: release 1's instances still serve
+        served = traffic.queries
+        wait_for(lambda: traffic.queries > served + 20, 30, "release 1 served nothing")  # the rollout: it still serves
         # every release-2 replica runs the same migrate: nothing pending, nothing out of order
         assert dbinit(pg, release_2, "migrate").returncode == 0
         assert dbinit(pg, release_2, "check").returncode == 0
@@ -127,7 +129,7 @@ def test_release_2_rolls_out_without_breaking_release_1_and_rolls_back_from_rele
         ("V3", "V3-drop-fullname-down.sql (kept in the history)"),
         ("V2", "V2-display-name-down.sql (kept in the history)")]
     with Release1Traffic(pg.url) as traffic:
-        time.sleep(0.3)
+        wait_for(lambda: traffic.queries > 10 or traffic.failures, 30, "release 1 served nothing")
     assert traffic.queries > 10 and traffic.failures == []
     assert pg.sql("SELECT fullname FROM accounts WHERE id = 1") == "Ada Lovelace"
     again = dbinit(pg, image(tmp_path, "release-1", RELEASE_1), "rollback")

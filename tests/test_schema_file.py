@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_dbinit
+from conftest import ROOT, run_dbinit, unique
 from test_postgres_inputs import SOURCE_SCHEMA, pg_dump
 
 SETS = Path(__file__).parent / "schemas"
@@ -79,15 +79,16 @@ def test_the_postgres_file_loads_into_an_empty_database_and_gives_back_the_same_
     assert schema({"POSTGRES_URL": pg.url}, tmp_path / "again") == written  # deterministic
     assert "dbinit" not in written.split("\n", 3)[3]  # none of dbinit's own objects, past the heading
 
-    pg.server.psql("CREATE DATABASE loaded")
+    name = unique("loaded")
+    pg.server.psql(f"CREATE DATABASE {name}")
     try:
-        psql_file(pg.server, "loaded", tmp_path / "first" / "postgres-schema.sql")
-        loaded = schema({"POSTGRES_URL": pg.server.url(dbname="loaded")}, tmp_path / "loaded")
+        psql_file(pg.server, name, tmp_path / "first" / "postgres-schema.sql")
+        loaded = schema({"POSTGRES_URL": pg.server.url(dbname=name)}, tmp_path / "loaded")
         # pg_dump, which knows every attribute, finds the two schemas the same: nothing the file
         # left out went missing on the way (the file alone could not show that).
-        assert dumped(pg.server, "loaded") == dumped(pg.server, pg.dbname)
+        assert dumped(pg.server, name) == dumped(pg.server, pg.dbname)
     finally:
-        pg.server.psql("DROP DATABASE loaded WITH (FORCE)")
+        pg.server.psql(f"DROP DATABASE {name} WITH (FORCE)")
     assert loaded == written
 
 
@@ -100,13 +101,14 @@ def dumped(server, dbname: str) -> str:
 def test_a_pg_dump_baseline_of_a_schema_gives_the_file_the_schema_itself_gives(pg, tmp_path):
     """pg_dump's own output applied as a baseline script (the way users adopt a database) describes
     as the schema it was dumped from: the description agrees with pg_dump on every kind."""
-    pg.server.psql("CREATE DATABASE dumped")
+    name = unique("dumped")
+    pg.server.psql(f"CREATE DATABASE {name}")
     try:
-        pg.server.psql((SETS / "every-kind.sql").read_text(), dbname="dumped")
-        dump = pg_dump(pg.server, "dumped", "--schema-only")
-        source = schema({"POSTGRES_URL": pg.server.url(dbname="dumped")}, tmp_path / "source")
+        pg.server.psql((SETS / "every-kind.sql").read_text(), dbname=name)
+        dump = pg_dump(pg.server, name, "--schema-only")
+        source = schema({"POSTGRES_URL": pg.server.url(dbname=name)}, tmp_path / "source")
     finally:
-        pg.server.psql("DROP DATABASE dumped WITH (FORCE)")
+        pg.server.psql(f"DROP DATABASE {name} WITH (FORCE)")
     init = _set(tmp_path, "init", {"postgres-init.sql": "\n".join(line for line in dump.splitlines()
                                                                    if not line.startswith(("\\restrict", "\\unrestrict")))})
     migrations = _set(tmp_path, "migrations", {"V001-later-up.sql": "-- nothing yet\n"})

@@ -72,8 +72,10 @@ def pg_url(server, host: str = "127.0.0.1", **params) -> str:
 
 
 def wait(**env):
+    """A wait against a 60 s deadline, and how long it took: a mistake said "at once" takes a
+    second or two even on a loaded machine, one that was retried would take the whole minute."""
     started = time.monotonic()
-    result = run_dbinit("wait", DBINIT_WAIT_TIMEOUT="30", **env)
+    result = run_dbinit("wait", DBINIT_WAIT_TIMEOUT="60", **env)
     return result, time.monotonic() - started
 
 
@@ -105,7 +107,7 @@ def test_postgres_tls_mistakes_fail_at_once_with_78_naming_the_cause(tls_postgre
         params["hostaddr"] = settings["hostaddr"]
     result, took = wait(POSTGRES_URL=pg_url(tls_postgres, settings.get("host", "127.0.0.1"), **params))
     assert result.returncode == 78, result.stderr
-    assert cause in result.stderr and took < 10
+    assert cause in result.stderr and took < 20
     if case.startswith("a certificate"):
         check(result, case, "postgres")
     assert tls_postgres.password not in result.output
@@ -116,7 +118,7 @@ def test_a_plain_connection_to_a_server_that_wants_tls_is_78_at_once(tls_postgre
     cert, key = certs["client"]
     result, took = wait(POSTGRES_URL=pg_url(tls_postgres, sslmode="disable", sslcert=cert, sslkey=key))
     check(result, mode, "postgres")
-    assert took < 10
+    assert took < 20
     result, took = wait(NEO4J_URI=f"bolt://localhost:{tls_neo4j.port}", NEO4J_AUTH=f"neo4j/{tls_neo4j.password}")
     check(result, mode, "neo4j")
     assert took < 20
@@ -158,7 +160,7 @@ def test_redis_tls_mistakes_fail_at_once_with_78(make_server, certs, case):
                          None if case == "no client certificate" else certs["client"])
     result, took = wait(REDIS_URL=url)
     assert result.returncode == 78, result.stderr
-    assert "TLS" in result.stderr and took < 10
+    assert "TLS" in result.stderr and took < 20
     if case != "no client certificate":
         check(result, case, "redis")
     assert server.password not in result.output
@@ -210,11 +212,11 @@ def test_neo4j_tls_mistakes_fail_at_once_with_78(request, neo4j_server, certs, c
     result, took = wait(NEO4J_URI=f"bolt+s://localhost:{port}", NEO4J_AUTH=f"neo4j/{neo4j_server.password}",
                         SSL_CERT_FILE=certs["stranger" if "unknown CA" in case else "ca"])
     check(result, case, "neo4j")
-    assert took < 10
+    assert took < 20
 
 
 def test_a_plain_redis_url_at_a_port_that_speaks_only_tls_is_78_at_once(make_server, certs):
     server = redis_tls(make_server, certs)
     result, took = wait(REDIS_URL=f"redis://:{server.password}@127.0.0.1:{server.port}/0")
     check(result, "plain at a port that wants TLS", "redis")
-    assert took < 10
+    assert took < 20

@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 
 from conftest import REVISION, ROOT, SOURCE, build, docker  # noqa: E402
 from examples import block, shell_commands
-from servers import Neo4jServer, PostgresServer, RedisServer
+from servers import Neo4jServer, PostgresServer, RedisServer, wait_for
 
 
 def test_the_image_runs_non_root_on_a_read_only_filesystem_against_real_servers(images, tmp_path):
@@ -516,8 +516,10 @@ def test_the_helm_hook_job_migrates_and_pods_that_wait_start_only_then(images, t
             manifest.write_text(yaml.safe_dump(_pod_from_deployment(name, image, env, "deployment-waits.yaml")))
             subprocess.Popen(["podman", "kube", "play", "--network", "host", *configmaps, str(manifest)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(8)
-        for name in pods[:2]:
+        for name in pods[:2]:  # each initContainer says it waits for migrations nobody has applied yet
+            wait_for(lambda: "waiting for migrations applied elsewhere" in subprocess.run(
+                ["podman", "logs", f"{name}-dbinit"], capture_output=True, text=True).stderr, 120,
+                f"{name}'s dbinit never said it waits")
             assert "app started" not in subprocess.run(["podman", "logs", f"{name}-app"], capture_output=True,
                                                        text=True).stdout
 

@@ -3,6 +3,7 @@ as few transactions as Neo4j allows (apply, restore), checked by EXPLAIN first (
 indexes ONLINE before dbinit exits."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,13 +213,14 @@ class Neo4jBackend(Backend):
         (one made by this run, or by a runner still waiting for it while this one found nothing to do)."""
         rows = self._not_online()
         if rows:
+            log.info(self.name, "waiting for indexes to come online: " + ", ".join(r["name"] for r in rows))
             try:
                 self.query("CALL db.awaitIndexes($timeout)", timeout=int(max(1, timeout)))
             except Neo4jError:
                 pass  # a FAILED index or the timeout: SHOW INDEXES below says which index and why
             rows = self._not_online()
         if rows:
-            what = "; ".join(f"{r['name']} is {r['state']}" + (f": {r['failureMessage']}" if r["failureMessage"] else "")
+            what = "; ".join(f"{r['name']} is {r['state']}" + (f": {_cause(r['failureMessage'])}" if r["failureMessage"] else "")
                              for r in rows)
             raise MigrationFailed(self.name, None, f"indexes not usable when dbinit finished (waited up to "
                                   f"{timeout:g} s, DBINIT_INDEX_TIMEOUT): {what}")
@@ -273,3 +275,8 @@ class Neo4jBackend(Backend):
                                "recorded_at": record.recorded_at.isoformat(), "recorded_by": record.recorded_by,
                                "reason": record.reason, "server": record.description.server,
                                "digest": record.description.digest, "description": record.encode()})
+
+
+def _cause(failure: str) -> str:
+    """A FAILED index's failureMessage without the server's Java stack trace and exception class."""
+    return re.sub(r"^[\w.$]+(Exception|Error): ", "", failure.strip().splitlines()[0])
