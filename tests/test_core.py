@@ -1,17 +1,21 @@
 """The pure core in process, no servers: what a file's name means, the versions the command line
-takes, and redis-cli's splitting. Milliseconds each; scripts/mutation.sh mutates these modules and
-runs these tests (with test_plan.py and test_files.py) against every mutant."""
+takes, the plan's refusals, placeholders, the integrity file, and the SQL, Cypher and redis-cli
+splitters. Milliseconds each; scripts/mutation.sh mutates these modules and runs these tests (with
+test_plan.py and test_files.py) against every mutant."""
 import hashlib
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from dbinit import integrity, log, placeholders, registry, targets
+from dbinit import integrity, log, naming, placeholders, registry, skeleton, targets
+from dbinit.databases.neo4j import cypher
+from dbinit.databases.postgres.sql import SqlScript, parse as parse_sql
 from dbinit.databases.redis.commands import quote, split_args
-from dbinit.errors import InvalidMigrations, UsageError
+from dbinit.errors import InvalidMigrations, MigrationFailed, UsageError
 from dbinit.files import discover
 from dbinit.migration import Migration
+from dbinit.plan import Applied, reconcile
 
 PG, NEO4J, REDIS = (registry.get(db).naming for db in ("postgres", "neo4j", "redis"))
 NOW = datetime(2026, 3, 4, 5, 6, 7)
@@ -54,9 +58,9 @@ def test_versions_order_as_numbers_and_dates_not_as_text():
     assert PG.normalise("V007") == PG.normalise("v7") == PG.normalise("7") == "7"
     assert NEO4J.normalise("2025-01-15-1") == "2025-01-15-001"
     assert PG.label("7") == "V7" and NEO4J.label("2025-01-15-001") == "2025-01-15-001"
-    for naming, text in ((PG, "7a"), (PG, "x7"), (NEO4J, "2025-01-15"), (NEO4J, "20250115001")):
+    for scheme, text in ((PG, "7a"), (PG, "x7"), (NEO4J, "2025-01-15"), (NEO4J, "20250115001")):
         with pytest.raises(ValueError):
-            naming.normalise(text)
+            scheme.normalise(text)
 
 
 @pytest.mark.parametrize("name, says", [
@@ -252,3 +256,284 @@ def test_an_integrity_file_edited_by_hand_or_absent_when_required_is_refused(tmp
         path.write_text(text)
         assert refusals(tmp_path) == ["dbinit.sum:1: was edited by hand or merged (its first line is not the hash of "
                                       "the others); run 'dbinit hash' once the migrations are as intended"]
+
+
+def test_another_tool_s_version_and_title_become_dbinit_s():
+    assert naming.dotted("1.10_2") == (1, 10, 2) and naming.dotted("3") == (3,)
+    assert naming.words("__add  users__") == "add-users" and naming.words("a_-_b") == "a-b"
+    assert naming.words(" add ") == "add" and naming.words("?!") == "migration"
+
+
+def test_a_refused_name_carries_its_path_and_the_whole_hint():
+    for scheme, name in ((PG, "V1 x.sql"), (NEO4J, "2025-02-30-001-x.cypher")):
+        with pytest.raises(InvalidMigrations) as refused:
+            scheme.parse(Path("sub") / name)
+        assert refused.value.problems[0].path == Path("sub") / name
+    expected = PG.expected
+    assert problem(PG, "R-1-views.sql") == ("a repeatable file has no version: name it R-<description>.sql, or give "
+                                            f"a versioned file {expected}")
+    assert problem(PG, "V1-a!b&c-up.sql") == ("its description holds characters a name may not have (! &): use "
+                                              f"letters, digits, '.', '_' and '-'; expected {expected}")
+    # an odd character, but no valid name without it either
+    assert problem(PG, "a&b.sql") == f"is not a valid postgres migration name; expected {expected}"
+    assert problem(PG, "0012_add_Users.down.sql").startswith("looks like a golang-migrate name: call it "
+                                                             "V0012-add-Users-down.sql")
+    assert problem(NEO4J, "2025-01-15-x.cypher") == f"has no sequence number NNN after the date; expected {NEO4J.expected}"
+    with pytest.raises(ValueError, match=r"^'2025' is not a Neo4j version \(YYYY-MM-DD-NNN\)$"):
+        NEO4J.normalise("2025")
+
+
+@pytest.mark.parametrize("newest, made", [
+    ("V20000101000000", "V20260304050607"),  # a timestamp of 2000: the time now
+    ("V19991231235959", "V19991231235960"),  # before 2000 it is a number
+    ("V99999999999999", "V100000000000000"),  # fourteen digits that are no time
+    ("V2024011509300", "V2024011509301"),  # a time, but not fourteen digits
+])
+def test_only_fourteen_digit_times_since_2000_are_timestamp_versions(newest, made):
+    assert PG.new_names(files("postgres", newest), "x", NOW)[0] == f"{made}-x-up.sql"
+
+
+def test_a_database_and_a_version_split_at_the_last_equals_sign():
+    with pytest.raises(UsageError, match="'postgres=V3' is not one of postgres"):
+        targets.parse(["postgres=V3=V4"], ["postgres"])
+
+
+def test_migrate_to_is_a_file_s_version_at_or_above_what_is_applied(tmp_path):
+    for name in ("V1-a-up.sql", "V2-b-up.sql", "V3-c-up.sql", "R-v.sql", "V1-k.redis"):
+        (tmp_path / name).write_text("SELECT 1;\n")
+    catalog = discover(tmp_path)
+    history = [Applied(v, "x", f"V{v}-x-up.sql", "c", NOW, 1, True) for v in ("1", "2")]
+    plans = [reconcile("redis", catalog.migrations["redis"], []),
+             reconcile("postgres", catalog.migrations["postgres"], history)]
+    targets.check(catalog, plans, {"postgres": "2"})
+    targets.check(catalog, plans, {"postgres": "3", "redis": "1"})
+    with pytest.raises(UsageError, match=r"^--to V1: postgres has V2 applied already, above V1; migrate only goes "
+                                         r"forward \(dbinit down --to postgres=V1 goes back\)$"):
+        targets.check(catalog, plans, {"postgres": "1"})
+    with pytest.raises(UsageError, match=r"^--to V4: postgres has no migration V4 among the files \(the newest is V3\)"):
+        targets.check(catalog, plans, {"postgres": "4"})
+
+
+def test_a_version_whose_file_is_gone_is_shown_as_its_file_spelt_it():
+    gone = Applied("2", "b", "V002-b-up.sql", "c", NOW, 1, True)
+    assert [e.label for e in reconcile("postgres", [], [gone]).entries] == ["V002"]
+    odd = Applied("3", "c", "renamed.sql", "c", NOW, 1, True)
+    assert [e.label for e in reconcile("postgres", [], [odd]).entries] == ["V3"]
+
+
+@pytest.mark.parametrize("line, args", [
+    ('SET k "\\x4A\\x4a"', ["SET", "k", "JJ"]),  # upper- or lower-case hex
+    ('SET k "a\\', None),  # a backslash ending the line ends no quote
+    ('SET k "a\\"', None),
+    ('SET k "\\\\" x', ["SET", "k", "\\", "x"]),
+    ("SET k 'a\\", None),
+    ("SET k 'a\\''", ["SET", "k", "a'"]),
+    ('SET "k"\t"v"', ["SET", "k", "v"]),  # any white space after a closing quote
+])
+def test_escapes_at_the_ends_of_a_line_split_as_redis_cli_does(line, args):
+    assert split_args(line) == args
+
+
+@pytest.mark.parametrize("value, quoted", [
+    ("a b~", '"a b~"'), ("\x1f", '"\\x1f"'), ("\x7f", '"\\x7f"'), ("\x80", '"\x80"'), ("\t", '"\\t"'),
+    ('\\"', '"\\\\\\""'),
+])
+def test_an_argument_is_quoted_as_redis_cli_reads_it(value, quoted):
+    assert quote(value) == quoted
+
+
+def sql(text: str) -> SqlScript:
+    return parse_sql(migration("postgres", text))
+
+
+def sql_problems(text: str) -> list[str]:
+    with pytest.raises(InvalidMigrations) as refused:
+        sql(text)
+    return [str(p) for p in refused.value.problems]
+
+
+@pytest.mark.parametrize("statement, why", [
+    ("CREATE INDEX CONCURRENTLY i ON t (x)", "CONCURRENTLY"),
+    ("DROP INDEX CONCURRENTLY i", "CONCURRENTLY"),
+    ("REINDEX INDEX CONCURRENTLY i", "REINDEX CONCURRENTLY"),
+    ("REINDEX (CONCURRENTLY) TABLE t", "REINDEX CONCURRENTLY"),
+    ("VACUUM t", "VACUUM"),
+    ("CREATE DATABASE d", "CREATE DATABASE"),
+    ("DROP DATABASE d", "DROP DATABASE"),
+    ("ALTER SYSTEM SET work_mem = '1MB'", "ALTER SYSTEM"),
+    ("CREATE TABLESPACE s LOCATION '/x'", "CREATE TABLESPACE"),
+    ("DROP TABLESPACE s", "DROP TABLESPACE"),
+    ("CREATE SUBSCRIPTION s CONNECTION 'x' PUBLICATION p", "CREATE SUBSCRIPTION"),
+    ("DROP SUBSCRIPTION s", "DROP SUBSCRIPTION"),
+])
+def test_a_statement_that_cannot_run_in_a_transaction_is_refused_unless_the_file_says_so(statement, why):
+    assert sql_problems(f"SELECT 1;\n{statement};") == [
+        f"V1-a-up.sql:2: {why} cannot run inside a transaction; put '-- dbinit: no-transaction' on the first line "
+        "of the file"]
+    script = sql(f"-- dbinit: no-transaction\n{statement};")
+    assert not script.transactional and [s.text for s in script.statements] == [statement]
+
+
+def test_statements_that_look_alike_run_in_a_transaction():
+    script = sql("ANALYZE t; REINDEX INDEX i; CREATE INDEX i ON t (x); DROP INDEX i;\n"
+                 "SAVEPOINT a; RELEASE a; ROLLBACK TO a; SELECT 1")
+    assert script.transactional and len(script.statements) == 8
+
+
+@pytest.mark.parametrize("control", ["COMMIT", "BEGIN", "ROLLBACK", "START TRANSACTION", "END"])
+def test_transaction_control_inside_a_file_is_refused_naming_it(control):
+    assert sql_problems(f"CREATE TABLE a (x int);\n{control};\nSELECT 1;") == [
+        f"V1-a-up.sql:2: transaction control ({control.split()[0]}) inside a migration: dbinit runs each migration in "
+        "one transaction; remove it, or put '-- dbinit: no-transaction' on the first line"]
+
+
+def test_only_a_file_both_opened_and_closed_by_begin_commit_is_unwrapped():
+    assert [s.text for s in sql("START TRANSACTION;\nSELECT 1;\nCOMMIT;").statements] == ["SELECT 1"]
+    assert len(sql_problems("BEGIN;\nSELECT 1;")) == 1 and len(sql_problems("SELECT 1;\nCOMMIT;")) == 1
+    assert len(sql("-- dbinit: no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;").statements) == 3
+
+
+def test_statements_keep_their_text_and_line_past_multibyte_characters():
+    script = sql("SELECT 'é✓';\n\n  SELECT 2 ;\nSELECT 3")
+    assert [(s.text, s.line) for s in script.statements] == [("SELECT 'é✓'", 1), ("SELECT 2", 3), ("SELECT 3", 4)]
+
+
+@pytest.mark.parametrize("statement, schemas", [
+    ("CREATE TABLE s1.t (x int)", {"s1"}),
+    ("INSERT INTO s1.t SELECT * FROM s2.u JOIN v ON true", {"s1", "s2"}),
+    ("CREATE SCHEMA s3", {"s3"}),
+    ("CREATE SCHEMA IF NOT EXISTS s3 AUTHORIZATION r", {"s3"}),
+    ("DROP SCHEMA s4, s5 CASCADE", {"s4", "s5"}),
+    ("GRANT USAGE ON SCHEMA s6 TO r", {"s6"}),
+    ("COMMENT ON SCHEMA s7 IS 'x'", {"s7"}),
+    ("ALTER SCHEMA s8 OWNER TO r", {"s8"}),
+    ("DROP TABLE s9.t, u", {"s9"}),
+    ("DROP TABLE t", set()),
+    ("SELECT 1", set()),
+])
+def test_a_statement_knows_the_schemas_it_names(statement, schemas):
+    assert sql(statement).statements[0].schemas == schemas
+
+
+def test_a_created_index_is_named_as_written():
+    assert [s.index for s in sql("CREATE INDEX i ON s.t (x); CREATE INDEX j ON t (x); "
+                                 "CREATE INDEX ON t (x); SELECT 1").statements] == ['"s"."i"', '"j"', None, None]
+
+
+def test_pg_dump_s_data_blocks_and_restrict_lines_are_taken_out_in_order():
+    script = sql("\\restrict abc\nCOPY t (x) FROM stdin;\n1\n2\n\\.\nSELECT 1;\nCOPY u FROM stdin;\n\\.\n"
+                 "\\unrestrict abc\nSELECT 2;")
+    assert [(s.text, s.line, s.copy) for s in script.statements] == [
+        ("COPY t (x) FROM stdin", 2, "1\n2\n"), ("SELECT 1", 6, None), ("COPY u FROM stdin", 7, ""),
+        ("SELECT 2", 10, None)]
+    assert script.copies and not sql("SELECT 1").copies
+    assert sql_problems("SELECT 1;\nCOPY t FROM stdin;\n1\n") == [
+        "V1-a-up.sql:2: COPY … FROM stdin has no \\. line ending its rows"]
+    assert sql_problems("SELECT 1;\nCOPY t FROM stdin") == [
+        "V1-a-up.sql:2: COPY … FROM stdin without its rows; end them with a \\. line as pg_dump does, or use INSERT"]
+    assert sql("COPY t FROM '/x'").statements[0].copy is None
+
+
+def test_a_syntax_error_names_line_and_column_and_psql_meta_commands():
+    assert sql_problems("SELECT 1;\n  SELEC 2;") == ['V1-a-up.sql:2:3: SQL syntax error: syntax error at or near "SELEC"']
+    assert sql_problems("\\set x 1\nSELECT 1;")[0].endswith(
+        "(psql meta-commands such as \\i or \\set are not SQL; dbinit runs plain SQL)")
+
+
+def cypher_problems(text: str) -> list[str]:
+    with pytest.raises(InvalidMigrations) as refused:
+        cypher.split(text, Path("a.cypher"))
+    return [str(p) for p in refused.value.problems]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("RETURN 1;\nRETURN 'open", "a.cypher:2: unterminated string (opened with ')"),
+    ('RETURN "x\\"', 'a.cypher:1: unterminated string (opened with ")'),
+    ("\nMATCH (`open", "a.cypher:2: unterminated backtick name (opened with `)"),
+    ("RETURN 1 /* open\n", "a.cypher:1: unterminated /* comment"),
+    ("RETURN 1;\n:param x => 1", "a.cypher:2: cypher-shell command :param is not Cypher; dbinit runs plain Cypher "
+                                  "statements"),
+])
+def test_cypher_that_cannot_be_split_names_file_line_and_why(text, says):
+    assert cypher_problems(text) == [says]
+
+
+def test_cypher_statements_keep_their_lines_and_blank_what_is_not_code():
+    statements = cypher.split("RETURN 'a\nb'\n, 2;\n/* two\nlines */ RETURN `x``;y`, \"\\\\\";:commit\nRETURN 3 // end")
+    assert [(s.text, s.line) for s in statements] == [
+        ("RETURN 'a\nb'\n, 2", 1), ("RETURN `x``;y`, \"\\\\\"", 5), ("RETURN 3", 6)]
+    assert [s.code for s in statements] == ["RETURN '' , 2", "RETURN `x``;y`, \"\"", "RETURN 3"]
+
+
+@pytest.mark.parametrize("statement, kind, may_delete", [
+    ("CREATE OR REPLACE FULLTEXT INDEX a FOR (n:A) ON EACH [n.x]", "schema", False),
+    ("drop constraint c", "schema", True),
+    ("CREATE VECTOR INDEX v FOR (n:A) ON n.e", "schema", False),
+    ("MATCH (n) CALL { WITH n DETACH DELETE n } IN 10 CONCURRENT TRANSACTIONS", "auto", True),
+    ("USING PERIODIC COMMIT LOAD CSV FROM 'x' AS r CREATE (:A)", "auto", False),
+    ("SHOW CONSTRAINTS", "read", False),
+    ("MATCH (n) REMOVE n:A", "data", True),
+    ("CALL apoc.schema.assert({}, {})", "data", True),
+    ("MATCH (n {s: 'DELETE'}) RETURN n", "data", False),
+    ("CALL { MATCH (n) RETURN n } RETURN 1", "data", False),
+])
+def test_a_cypher_statement_s_kind_and_whether_it_may_delete(statement, kind, may_delete):
+    s, = cypher.split(statement)
+    assert (s.kind, s.may_delete) == (kind, may_delete)
+
+
+def test_cypher_warns_about_a_create_without_if_not_exists_on_its_line():
+    m = migration("neo4j", "CREATE INDEX a IF NOT EXISTS FOR (n:A) ON (n.x);\n\nCREATE CONSTRAINT c FOR (n:A) "
+                           "REQUIRE n.y IS UNIQUE;\nDROP INDEX a;", "2025-01-01-001-a.cypher")
+    assert [p.line for p in cypher.warnings(m)] == [3]
+
+
+def on_disk(version: str, checksum: str = "1" * 64, description: str = "a") -> Migration:
+    return Migration("postgres", version, f"V{version}", description, Path(f"V{version}-{description}-up.sql"), "",
+                     checksum)
+
+
+def in_history(version: str, checksum: str = "1" * 64, description: str = "a", success: bool = True) -> Applied:
+    return Applied(version, description, f"V{version}-{description}-up.sql", checksum, NOW, 1, success)
+
+
+def refused_plan(plan, allow_out_of_order: bool = False) -> list[str]:
+    with pytest.raises(InvalidMigrations) as refused:
+        plan.check(allow_out_of_order)
+    return [str(p) for p in refused.value.problems]
+
+
+def test_a_plan_refuses_changed_and_out_of_order_files_naming_each_and_both_checksums():
+    plan = reconcile("postgres", [on_disk("1", "2" * 64), on_disk("2"), on_disk("3")],
+                     [in_history("1", "3" * 64), in_history("3")])
+    assert refused_plan(plan) == [
+        "V1-a-up.sql: V1 was changed after it was applied (checksum 333333333333… in history, 222222222222… on "
+        "disk); restore the file, or run 'dbinit repair' if the change is intended",
+        "V2-a-up.sql: V2 is pending but older than the newest applied postgres migration; give it a newer version, "
+        "or allow it with --out-of-order"]
+    assert len(refused_plan(plan, allow_out_of_order=True)) == 1
+    reconcile("postgres", [on_disk("1"), on_disk("2")], [in_history("1")]).check(False)
+
+
+def test_a_failed_mark_stops_a_plan_until_repair():
+    plan = reconcile("postgres", [on_disk("1"), on_disk("2")], [in_history("1", success=False)])
+    with pytest.raises(MigrationFailed) as stopped:
+        plan.check(True)
+    assert (stopped.value.path, str(stopped.value).split(": ", 1)[-1]) == (Path("V1-a-up.sql"), (
+        "V1 failed partway in an earlier run (no-transaction migration); fix the database by hand, then run "
+        "'dbinit repair'"))
+
+
+def test_repair_may_not_accept_another_migration_nor_a_file_applied_as_dbinit_new_wrote_it():
+    skeleton_sum = sorted(skeleton.checksums("postgres", "b"))[0]
+    plan = reconcile("postgres", [on_disk("1", description="a"), on_disk("2", description="b"), on_disk("3")],
+                     [in_history("1", "9" * 64, description="other"), in_history("2", skeleton_sum, description="b"),
+                      in_history("3", "8" * 64)])
+    assert [str(p) for p in plan.unrepairable()] == [
+        "V1-a-up.sql: V1 in the history is V1-other-up.sql, not this file: another migration of the same version "
+        "(another project's history? check DBINIT_MIGRATIONS and the database URL); repair would record this file "
+        "as applied without running it",
+        "V2-b-up.sql: V2 was applied while it held only what dbinit new wrote, so what it holds now never ran; move "
+        "that into a new migration (dbinit new), and put this file back as dbinit new wrote it"]
+    assert [p.split(":")[0] + ":" + p.split(":")[1][:4] for p in refused_plan(plan)] == [
+        "V1-a-up.sql: V1 ", "V2-b-up.sql: V2 ", "V3-a-up.sql: V3 "]  # each named once
