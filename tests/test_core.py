@@ -30,6 +30,13 @@ def files(db: str, *labels: str) -> list[Migration]:
     return [Migration(db, naming.normalise(label), label, "step", Path(label), "", "c") for label in labels]
 
 
+def refused(call, *args) -> list[str]:
+    """The problems `call(*args)` refuses with, as dbinit prints them."""
+    with pytest.raises(InvalidMigrations) as refusal:
+        call(*args)
+    return [str(p) for p in refusal.value.problems]
+
+
 def problem(naming, name: str) -> str:
     with pytest.raises(InvalidMigrations) as refused:
         naming.parse(Path(name))
@@ -229,9 +236,7 @@ def test_the_integrity_file_lists_every_file_by_path_under_a_hash_of_them_all(tm
 
 
 def refusals(directory: Path, required: bool = False) -> list[str]:
-    with pytest.raises(InvalidMigrations) as refused:
-        integrity.check(directory, discover(directory), required)
-    return [str(p).removeprefix(f"{directory}/") for p in refused.value.problems]
+    return [p.removeprefix(f"{directory}/") for p in refused(integrity.check, directory, discover(directory), required)]
 
 
 def test_a_file_edited_lost_or_added_since_the_integrity_file_is_named(tmp_path):
@@ -347,9 +352,7 @@ def sql(text: str) -> SqlScript:
 
 
 def sql_problems(text: str) -> list[str]:
-    with pytest.raises(InvalidMigrations) as refused:
-        sql(text)
-    return [str(p) for p in refused.value.problems]
+    return refused(sql, text)
 
 
 @pytest.mark.parametrize("statement, why", [
@@ -441,9 +444,7 @@ def test_a_syntax_error_names_line_and_column_and_psql_meta_commands():
 
 
 def cypher_problems(text: str) -> list[str]:
-    with pytest.raises(InvalidMigrations) as refused:
-        cypher.split(text, Path("a.cypher"))
-    return [str(p) for p in refused.value.problems]
+    return refused(cypher.split, text, Path("a.cypher"))
 
 
 @pytest.mark.parametrize("text, says", [
@@ -498,9 +499,7 @@ def in_history(version: str, checksum: str = "1" * 64, description: str = "a", s
 
 
 def refused_plan(plan, allow_out_of_order: bool = False) -> list[str]:
-    with pytest.raises(InvalidMigrations) as refused:
-        plan.check(allow_out_of_order)
-    return [str(p) for p in refused.value.problems]
+    return refused(plan.check, allow_out_of_order)
 
 
 def test_a_plan_refuses_changed_and_out_of_order_files_naming_each_and_both_checksums():
