@@ -71,8 +71,6 @@ def substitute(text: str, values: Mapping[str, str], forms: Mapping[str, Form], 
     problems: list[Problem] = []
     position = 0
     for token in _TOKEN.finditer(text):
-        if token.start() < position:
-            continue
         out.append(text[position:token.start()])
         if token["escape"]:
             out.append("${")

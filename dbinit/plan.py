@@ -110,21 +110,20 @@ class Plan:
 
     def check(self, allow_out_of_order: bool) -> None:
         """Refuse to migrate over changed files, failed marks or (unless allowed) out-of-order files."""
-        other = {p.path for p in self.unrepairable()}
-        problems = self.unrepairable() + [
-            Problem(e.migration.path if e.migration else None,
-                    f"{e.label} was changed after it was applied (checksum {e.applied.checksum[:12] if e.applied else ''}"
-                    f"… in history, {e.migration.checksum[:12] if e.migration else ''}… on disk); "
-                    "restore the file, or run 'dbinit repair' if the change is intended")
-            for e in self.of(State.CHANGED) if e.migration is None or e.migration.path not in other
-        ]
-        if not allow_out_of_order:
-            problems += [
-                Problem(e.migration.path if e.migration else None,
-                        f"{e.label} is pending but older than the newest applied {self.db} "
-                        "migration; give it a newer version, or allow it with --out-of-order")
-                for e in self.out_of_order
-            ]
+        problems = self.unrepairable()
+        other = {p.path for p in problems}
+        for e in self.of(State.CHANGED):  # a changed entry has its file and its record
+            assert e.migration is not None and e.applied is not None
+            if e.migration.path not in other:
+                problems.append(Problem(e.migration.path, (
+                    f"{e.label} was changed after it was applied (checksum {e.applied.checksum[:12]}… in history, "
+                    f"{e.migration.checksum[:12]}… on disk); restore the file, or run 'dbinit repair' if the change "
+                    "is intended")))
+        for e in self.out_of_order if not allow_out_of_order else ():  # a pending entry has its file
+            assert e.migration is not None
+            problems.append(Problem(e.migration.path, (
+                f"{e.label} is pending but older than the newest applied {self.db} migration; give it a newer "
+                "version, or allow it with --out-of-order")))
         if problems:
             raise InvalidMigrations(problems)
         failed = self.of(State.FAILED)

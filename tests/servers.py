@@ -6,7 +6,9 @@ Each server lives in its own temporary directory and can be started, stopped, ki
 from __future__ import annotations
 
 import glob
+import itertools
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,10 +23,23 @@ LAUNCHER = ROOT / "tests" / "neo4j-launcher" / "target"
 IS_ROOT = os.geteuid() == 0
 
 
+# Ports below Linux's ephemeral range (32768-60999), where no outgoing connection can take a port
+# between the moment it is found free and the moment its server binds it; each pytest-xdist
+# worker has its own block, so two workers never hand out the same one.
+_BLOCK = 2000
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 6
+_turn = itertools.count(random.randrange(_BLOCK))  # where another run's servers are less likely to be
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        port = 20000 + _WORKER * _BLOCK + next(_turn) % _BLOCK
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def port_open(port: int) -> bool:

@@ -10,15 +10,24 @@ import pytest
 
 from dbinit import integrity, log, naming, placeholders, registry, skeleton, targets
 from dbinit.databases.neo4j import cypher
-from dbinit.databases.postgres.sql import SqlScript, parse as parse_sql
+from dbinit.databases.postgres.sql import SqlScript, parse as parse_sql, relations as sql_relations
+from dbinit.databases.redis import commands
 from dbinit.databases.redis.commands import quote, split_args
 from dbinit.errors import InvalidMigrations, MigrationFailed, UsageError
 from dbinit.files import discover
-from dbinit.migration import Migration
-from dbinit.plan import Applied, reconcile
+from dbinit.migration import INIT_VERSION, Migration
+from dbinit.plan import Applied, State, reconcile
 
 PG, NEO4J, REDIS = (registry.get(db).naming for db in ("postgres", "neo4j", "redis"))
 NOW = datetime(2026, 3, 4, 5, 6, 7)
+
+
+@pytest.fixture(autouse=True)
+def parsed_afresh():
+    """The parsers memoise per file, and mutation testing runs each mutant in a fork of a process
+    that has parsed these very texts already: each test parses them anew."""
+    for parse in (parse_sql, cypher.parse, commands.parse):
+        parse.cache_clear()
 
 
 def sha256(text: str) -> str:
@@ -73,6 +82,7 @@ def test_versions_order_as_numbers_and_dates_not_as_text():
 @pytest.mark.parametrize("name, says", [
     ("V1 add-up.sql", "has white space in its name"),
     ("V1-add&drop-up.sql", "characters a name may not have (&)"),
+    ("V1-add&up.sql", "characters a name may not have (&)"),  # fits with a hyphen where the & is
     ("R-1-views.sql", "a repeatable file has no version"),
     ("R-views-up.sql", "a repeatable file has no up or down part"),
     ("r-views.sql", "the R of a repeatable file must be upper-case"),
@@ -106,7 +116,7 @@ def test_to_takes_database_equals_version_or_a_bare_version_that_fits_one_databa
     dbs = ["postgres", "neo4j", "redis"]
     assert targets.parse(["postgres=V3", "2025-01-15-001"], dbs) == {"postgres": "3", "neo4j": "2025-01-15-001"}
     assert targets.parse(["V3"], ["postgres", "neo4j"]) == {"postgres": "3"}
-    with pytest.raises(UsageError, match="a version of postgres and redis; give DATABASE=VERSION"):
+    with pytest.raises(UsageError, match="^--to V3: a version of postgres and redis; give DATABASE=VERSION$"):
         targets.parse(["V3"], dbs)
     with pytest.raises(UsageError, match="not a version of postgres or neo4j"):
         targets.parse(["yesterday"], ["postgres", "neo4j"])
@@ -130,7 +140,7 @@ def test_a_target_that_is_no_file_names_the_newest():
     ("", []),
     ('SET k "a b"', ["SET", "k", "a b"]),
     ('SET k "tab\\there\\r\\n\\a\\b\\"\\\\"', ["SET", "k", 'tab\there\r\n\a\b"\\']),
-    ('SET k "\\x41\\x7a\\xZZ"', ["SET", "k", "AzxZZ"]),  # an escape that is no hex pair is its letter
+    ('SET k "\\x41\\x7a\\xZZ\\xXA"', ["SET", "k", "AzxZZxXA"]),  # an escape that is no hex pair is its letter
     ("SET k 'it\\'s \"x\"'", ["SET", "k", "it's \"x\""]),
     ("SET k 'a\\nb'", ["SET", "k", "a\\nb"]),  # single quotes keep a backslash but before '
     ('SET k ""', ["SET", "k", ""]),
@@ -138,6 +148,8 @@ def test_a_target_that_is_no_file_names_the_newest():
     ("SET k 'open", None),
     ('SET k "a"b', None),  # a closing quote must end the argument
     ("SET k 'a'b", None),
+    ("SET k 'a 'b", None),
+    ("SET k 'a\\'", None),  # an escaped quote at the end closes nothing
 ])
 def test_redis_lines_split_as_redis_cli_splits_them(line, args):
     assert split_args(line) == args
@@ -168,7 +180,7 @@ def test_placeholders_are_filled_in_the_form_the_language_asks_for_and_masked():
     cypher, masked = filled("neo4j", "MERGE (u:${label:identifier} {key: ${key:param}})", label="Ab`c", key="value")
     assert cypher.text == "MERGE (u:`Ab``c` {key: $dbinit_key})" and cypher.parameters == (("dbinit_key", "value"),)
     assert masked == {"`Ab``c`"}  # a parameter never enters the text
-    assert filled("postgres", "SELECT '$${x}', '$$'", x="1")[0].text == "SELECT '${x}', '$$'"
+    assert filled("postgres", "SELECT '$${x}', '$$', ${x}", x="1")[0].text == "SELECT '${x}', '$$', 1"
     assert filled("postgres", "SELECT 1")[0].text == "SELECT 1"
 
 
@@ -191,14 +203,19 @@ def test_a_placeholder_that_cannot_be_filled_names_file_line_and_why(text, says)
 
 def test_every_unfillable_placeholder_is_named_at_once():
     with pytest.raises(InvalidMigrations) as refused:
-        filled("postgres", "SELECT ${a};\nSELECT ${b};", x="1")
-    assert [p.line for p in refused.value.problems] == [1, 2]
+        filled("postgres", "SELECT ${a};\nSELECT ${x:param}, ${ x};\nSELECT ${b};", x="1")
+    assert [p.line for p in refused.value.problems] == [1, 2, 2, 3]
 
 
 def test_a_redis_value_is_one_argument_and_masked_as_the_line_spells_it():
     redis, masked = filled("redis", 'SET k ${v}\n# ${comment}\nSET "${v}x" 1', v='a "b"\n')
     assert redis.text == '"SET" "k" "a \\"b\\"\\n"\n# ${comment}\n"SET" "a \\"b\\"\\nx" "1"'
     assert masked == {'a "b"\n', 'a \\"b\\"\\n'}  # as the value is, and as the line spells it
+    assert filled("redis", "SET k ${v}", v='a"bc')[1] == {'a"bc', 'a\\"bc'}  # four characters: a secret
+    with pytest.raises(InvalidMigrations) as refused:
+        filled("redis", "SET k 1\nSET k ${v:literal}", v="abcd")
+    assert [str(p) for p in refused.value.problems] == [
+        "V1-a-up.sql:2: ${v:literal}: this file's language has no form :literal (its forms: none but the plain one)"]
 
 
 def test_a_repeatable_file_that_asks_has_the_values_it_uses_in_its_checksum():
@@ -206,7 +223,7 @@ def test_a_repeatable_file_that_asks_has_the_values_it_uses_in_its_checksum():
     one = placeholders.fill(migration("postgres", asks, "R-x.sql"), {"a": "1", "b": "2"}, {})
     other = placeholders.fill(migration("postgres", asks, "R-x.sql"), {"a": "3", "b": "2"}, {})
     unused = placeholders.fill(migration("postgres", asks, "R-x.sql"), {"a": "1", "b": "9"}, {})
-    assert one.checksum != other.checksum and one.checksum == unused.checksum != "sum"
+    assert one.checksum != other.checksum and one.checksum == unused.checksum == sha256("sum\0a=1")
     third_line = "--\n--\n-- dbinit: placeholders-in-checksum\nSELECT ${a}"
     assert placeholders.fill(migration("postgres", third_line, "R-x.sql"), {"a": "1"}, {}).checksum == "sum"
     versioned = placeholders.fill(migration("postgres", asks), {"a": "1"}, {})
@@ -267,6 +284,7 @@ def test_another_tool_s_version_and_title_become_dbinit_s():
     assert naming.dotted("1.10_2") == (1, 10, 2) and naming.dotted("3") == (3,)
     assert naming.words("__add  users__") == "add-users" and naming.words("a_-_b") == "a-b"
     assert naming.words(" add ") == "add" and naming.words("?!") == "migration"
+    assert naming.words("index on X") == "index-on-X"
 
 
 def test_a_refused_name_carries_its_path_and_the_whole_hint():
@@ -317,6 +335,9 @@ def test_migrate_to_is_a_file_s_version_at_or_above_what_is_applied(tmp_path):
         targets.check(catalog, plans, {"postgres": "1"})
     with pytest.raises(UsageError, match=r"^--to V4: postgres has no migration V4 among the files \(the newest is V3\)"):
         targets.check(catalog, plans, {"postgres": "4"})
+    history.append(Applied("3", "x", "V3-x-up.sql", "c", NOW, 1, True))
+    with pytest.raises(UsageError, match=r"^--to V1: postgres has V2, V3 applied already, above V1;"):
+        targets.check(catalog, [reconcile("postgres", catalog.migrations["postgres"], history)], {"postgres": "1"})
 
 
 def test_a_version_whose_file_is_gone_is_shown_as_its_file_spelt_it():
@@ -341,7 +362,7 @@ def test_escapes_at_the_ends_of_a_line_split_as_redis_cli_does(line, args):
 
 @pytest.mark.parametrize("value, quoted", [
     ("a b~", '"a b~"'), ("\x1f", '"\\x1f"'), ("\x7f", '"\\x7f"'), ("\x80", '"\x80"'), ("\t", '"\\t"'),
-    ('\\"', '"\\\\\\""'),
+    ('\\"', '"\\\\\\""'), ("aX", '"aX"'),
 ])
 def test_an_argument_is_quoted_as_redis_cli_reads_it(value, quoted):
     assert quote(value) == quoted
@@ -412,10 +433,16 @@ def test_statements_keep_their_text_and_line_past_multibyte_characters():
     ("ALTER SCHEMA s8 OWNER TO r", {"s8"}),
     ("DROP TABLE s9.t, u", {"s9"}),
     ("DROP TABLE t", set()),
+    ("DROP EXTENSION e", set()),  # no schema, and no list of names either
     ("SELECT 1", set()),
 ])
 def test_a_statement_knows_the_schemas_it_names(statement, schemas):
     assert sql(statement).statements[0].schemas == schemas
+
+
+def test_the_tables_a_script_names_are_found_schema_qualified_where_written():
+    assert sql_relations("INSERT INTO s.t SELECT * FROM u JOIN s.t ON true;\nCOPY v FROM stdin;\n1\n\\.\n"
+                         "ALTER TABLE w ADD x int") == ["s.t", "u", "v", "w"]
 
 
 def test_a_created_index_is_named_as_written():
@@ -435,6 +462,9 @@ def test_pg_dump_s_data_blocks_and_restrict_lines_are_taken_out_in_order():
     assert sql_problems("SELECT 1;\nCOPY t FROM stdin") == [
         "V1-a-up.sql:2: COPY … FROM stdin without its rows; end them with a \\. line as pg_dump does, or use INSERT"]
     assert sql("COPY t FROM '/x'").statements[0].copy is None
+    assert [(s.text, s.line, s.copy) for s in sql("COPY t FROM stdin;\n1\n\\.").statements] == [
+        ("COPY t FROM stdin", 1, "1\n")]  # a file that is one data block of one row
+    assert [(s.text, s.line) for s in sql("\\restrict abc\nSELECT 1;").statements] == [("SELECT 1", 2)]
 
 
 def test_a_syntax_error_names_line_and_column_and_psql_meta_commands():
@@ -466,6 +496,21 @@ def test_cypher_statements_keep_their_lines_and_blank_what_is_not_code():
     assert [s.code for s in statements] == ["RETURN '' , 2", "RETURN `x``;y`, \"\"", "RETURN 3"]
 
 
+@pytest.mark.parametrize("text, statements", [
+    ("RETURN '*/';\n/* c */ RETURN 2", [("RETURN '*/'", 1), ("RETURN 2", 2)]),  # a comment ends after it opens
+    ("/* a */ RETURN 1; /* b */", [("RETURN 1", 1)]),  # at the first */, not the last
+    ("RETURN 2*/* c */ 3", [("RETURN 2*  3", 1)]),
+    ("/**/RETURN 1", [("RETURN 1", 1)]),
+    ("RETURN/* c */1", [("RETURN 1", 1)]),  # a comment parts words as a space does
+    ("RETURN 1;\n:commit", [("RETURN 1", 1)]),  # a shell command on the last line, with no newline after it
+    (";\n'a'", [("'a'", 2)]),  # a statement that opens with a literal starts on its line
+    ("RETURN `a\\`", [("RETURN `a\\`", 1)]),  # a backslash escapes nothing in a backtick name
+    ("RETURN `a``b`", [("RETURN `a``b`", 1)]),
+])
+def test_cypher_splits_at_the_edges_of_comments_commands_and_literals(text, statements):
+    assert [(s.text, s.line) for s in cypher.split(text)] == statements
+
+
 @pytest.mark.parametrize("statement, kind, may_delete", [
     ("CREATE OR REPLACE FULLTEXT INDEX a FOR (n:A) ON EACH [n.x]", "schema", False),
     ("drop constraint c", "schema", True),
@@ -486,16 +531,26 @@ def test_a_cypher_statement_s_kind_and_whether_it_may_delete(statement, kind, ma
 def test_cypher_warns_about_a_create_without_if_not_exists_on_its_line():
     m = migration("neo4j", "CREATE INDEX a IF NOT EXISTS FOR (n:A) ON (n.x);\n\nCREATE CONSTRAINT c FOR (n:A) "
                            "REQUIRE n.y IS UNIQUE;\nDROP INDEX a;", "2025-01-01-001-a.cypher")
-    assert [p.line for p in cypher.warnings(m)] == [3]
+    assert [str(p) for p in cypher.warnings(m)] == [
+        "2025-01-01-001-a.cypher:3: CREATE INDEX/CONSTRAINT without IF NOT EXISTS fails when the file is retried after "
+        "a later statement failed; add IF NOT EXISTS"]
 
 
-def on_disk(version: str, checksum: str = "1" * 64, description: str = "a") -> Migration:
-    return Migration("postgres", version, f"V{version}", description, Path(f"V{version}-{description}-up.sql"), "",
-                     checksum)
+def on_disk(version: str, checksum: str = "1" * 64, description: str = "a", label: str = "",
+            post_deploy: bool = False) -> Migration:
+    label = label or f"V{version}"
+    return Migration("postgres", version, label, description, Path(f"{label}-{description}-up.sql"), "", checksum,
+                     post_deploy=post_deploy)
 
 
-def in_history(version: str, checksum: str = "1" * 64, description: str = "a", success: bool = True) -> Applied:
-    return Applied(version, description, f"V{version}-{description}-up.sql", checksum, NOW, 1, success)
+def in_history(version: str, checksum: str = "1" * 64, description: str = "a", success: bool = True,
+               script: str = "") -> Applied:
+    return Applied(version, description, script or f"V{version}-{description}-up.sql", checksum, NOW, 1, success)
+
+
+def checkpoint(version: str) -> Migration:
+    return Migration("postgres", version, f"V{version}", "schema", Path(f"V{version}-schema-checkpoint.sql"), "",
+                     "c", checkpoint=True)
 
 
 def refused_plan(plan, allow_out_of_order: bool = False) -> list[str]:
@@ -518,9 +573,61 @@ def test_a_failed_mark_stops_a_plan_until_repair():
     plan = reconcile("postgres", [on_disk("1"), on_disk("2")], [in_history("1", success=False)])
     with pytest.raises(MigrationFailed) as stopped:
         plan.check(True)
-    assert (stopped.value.path, str(stopped.value).split(": ", 1)[-1]) == (Path("V1-a-up.sql"), (
-        "V1 failed partway in an earlier run (no-transaction migration); fix the database by hand, then run "
-        "'dbinit repair'"))
+    assert (stopped.value.db, stopped.value.path, str(stopped.value).split(": ", 1)[-1]) == ("postgres", Path(
+        "V1-a-up.sql"), "V1 failed partway in an earlier run (no-transaction migration); fix the database by hand, "
+        "then run 'dbinit repair'")
+    with pytest.raises(MigrationFailed) as stopped:  # its file deleted since: still stopped, named by its version
+        reconcile("postgres", [], [in_history("1", success=False)]).check(True)
+    assert (stopped.value.path, str(stopped.value).split(" ", 1)[0]) == (None, "V1")
+
+
+def test_an_entry_is_labelled_and_described_as_its_file_or_else_its_record_says():
+    plan = reconcile("postgres", [on_disk("1", label="V001", description="first")],
+                     [in_history("2", description="gone", script="V002-gone-up.sql")])
+    assert [(e.db, e.version, e.label, e.description, e.state) for e in plan.entries] == [
+        ("postgres", "1", "V001", "first", State.PENDING), ("postgres", "2", "V002", "gone", State.MISSING)]
+
+
+def test_a_pending_post_deploy_file_is_late_only_below_an_applied_post_deploy_one():
+    post = dict(post_deploy=True)
+    plan = reconcile("postgres", [on_disk("1"), on_disk("2", **post), on_disk("3", **post), on_disk("4"),
+                                  on_disk("5"), on_disk("6", **post)], [in_history(v) for v in "125"])
+    assert [e.label for e in plan.out_of_order] == ["V4"]  # V3 waits for the post-deploy run, above V2
+    plan = reconcile("postgres", [on_disk(v, **post) for v in "234"], [in_history(v) for v in "24"])
+    assert [e.label for e in plan.out_of_order] == ["V3"]
+
+
+def test_post_deploy_files_run_now_when_asked_or_on_a_database_with_nothing_but_its_baseline():
+    def now(history: list[Applied], post_deploy: bool = False) -> bool:
+        return reconcile("postgres", [on_disk("1")], history, post_deploy=post_deploy).post_deploy
+
+    assert now([]) and now([in_history(INIT_VERSION)]) and now([in_history("1")], post_deploy=True)
+    assert not now([in_history("1")]) and not now([in_history(INIT_VERSION), in_history("1")])
+    assert not reconcile("postgres", [on_disk("2")], [in_history("1")]).post_deploy  # unless asked
+
+
+def test_a_database_without_history_runs_the_newest_checkpoint_up_to_the_target():
+    def chosen(history: list[Applied], upto: str | None = None) -> str | None:
+        plan = reconcile("postgres", [on_disk(v) for v in "123456"], history, upto=upto,
+                         checkpoints=[checkpoint("2"), checkpoint("3"), checkpoint("5")])
+        assert plan.upto == upto
+        return plan.checkpoint.version if plan.checkpoint else None
+
+    assert (chosen([]), chosen([], "3"), chosen([], "4"), chosen([], "1")) == ("5", "3", "3", None)
+    assert chosen([in_history("1")]) is None
+
+
+def test_a_file_gone_at_or_below_the_newest_checkpoint_was_squashed_into_it():
+    history = [in_history(v) for v in "12345"]
+    squashed = reconcile("postgres", [on_disk("6")], history, checkpoints=[checkpoint(v) for v in "235"])
+    assert [e.state for e in squashed.entries] == [State.APPLIED] * 5 + [State.PENDING]
+    assert [e.state for e in reconcile("postgres", [on_disk("6")], history).entries] == [State.MISSING] * 5 + [
+        State.PENDING]
+
+
+def test_a_checkpoint_s_own_record_is_applied_whatever_its_version_s_file_holds():
+    record = in_history("3", "c" * 64, script="V3-schema-checkpoint.sql")
+    assert reconcile("postgres", [on_disk("3")], [record]).entries[0].state is State.APPLIED
 
 
 def test_repair_may_not_accept_another_migration_nor_a_file_applied_as_dbinit_new_wrote_it():

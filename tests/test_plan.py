@@ -144,6 +144,7 @@ def test_down_never_reverts_a_baseline_script():
     (["V1", "V2"], ["V1", "V2", "V3", "V4"], ["V4", "V3"]),  # the newer release's, newest first
     (["V1", "V2", "V3", "V4"], ["V1", "V2", "V3", "V4"], []),  # the same release: nothing
     (["V1", "V3"], ["V1", "V2", "V3", "V4"], ["V4"]),  # V2 gone below V3 (a squash): stays
+    (["V1", "V3", "V5"], ["V1", "V2", "V3", "V4", "V5", "V6"], ["V6"]),  # above the newest kept, not any kept
     ([], ["V1", "V2"], ["V2", "V1"]),  # an image with no files of this database
 ])
 def test_rollback_reverts_the_applied_versions_this_image_has_no_file_for(on_disk, history, rolled_back):

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from dotenv import dotenv_values
 
 from conftest import REVISION, ROOT, SOURCE, build, docker  # noqa: E402
 from examples import block, shell_commands
-from servers import Neo4jServer, PostgresServer, RedisServer, wait_for
+from servers import Neo4jServer, PostgresServer, RedisServer, free_port, wait_for
 
 
 def test_the_image_runs_non_root_on_a_read_only_filesystem_against_real_servers(images, tmp_path):
@@ -186,12 +185,6 @@ def test_a_failing_migration_keeps_the_app_from_starting_and_run_returns_its_exi
     assert again.returncode == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _shims(directory: Path, project: str) -> dict[str, str]:
     """What the documentation's shell lines expect on PATH: `dbinit` (the package of this checkout,
     as the quick start's `pip install .` gives it) and `docker compose` (here docker-compose, in a
@@ -285,8 +278,8 @@ def test_a_newcomers_laptop_session_with_env_create_new_migrate_and_json_status(
     """The laptop guide's blocks as written: the databases from compose with their ports on
     loopback, its `.env` in an empty project (this run's ports), and its session's lines, dbinit
     from the Python package with nothing exported but PATH."""
-    ports = {"LOCAL_POSTGRES_PORT": (5432, _free_port()), "LOCAL_NEO4J_PORT": (7687, _free_port()),
-             "LOCAL_REDIS_PORT": (6379, _free_port())}
+    ports = {"LOCAL_POSTGRES_PORT": (5432, free_port()), "LOCAL_NEO4J_PORT": (7687, free_port()),
+             "LOCAL_REDIS_PORT": (6379, free_port())}
     c = compose(**{k: str(v[1]) for k, v in ports.items()})
     env = _shims(tmp_path / "bin", c.project)
     started = _run_block("the databases", ROOT, {**c.env, **env}, skip=("pip install",))

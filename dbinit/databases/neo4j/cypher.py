@@ -109,10 +109,7 @@ def split(text: str, path: Path | None = None) -> list[CypherStatement]:
                 if ch == "\\" and c != "`":
                     j += 2
                     continue
-                if ch == c:
-                    if c == "`" and text.startswith("``", j):  # `` is an escaped backtick
-                        j += 2
-                        continue
+                if ch == c:  # `` (an escaped backtick) reads as two names back to back: the same text
                     break
                 j += 1
             literal = text[i: j + 1]

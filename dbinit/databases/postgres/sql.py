@@ -63,7 +63,7 @@ def _needs_no_transaction(kind: str, node: dict[str, Any]) -> str | None:
     """Why this statement cannot run inside a transaction block, or None."""
     if kind in ("IndexStmt", "DropStmt") and node.get("concurrent"):
         return "CONCURRENTLY"
-    if kind == "ReindexStmt" and any(p.get("DefElem", {}).get("defname") == "concurrently" for p in node.get("params", ())):
+    if kind == "ReindexStmt" and any(p["DefElem"]["defname"] == "concurrently" for p in node.get("params", ())):
         return "REINDEX CONCURRENTLY"
     if kind == "VacuumStmt" and node.get("is_vacuumcmd"):
         return "VACUUM"
