@@ -119,11 +119,12 @@ class Plan:
                     f"{e.label} was changed after it was applied (checksum {e.applied.checksum[:12]}… in history, "
                     f"{e.migration.checksum[:12]}… on disk); restore the file, or run 'dbinit repair' if the change "
                     "is intended")))
-        for e in self.out_of_order if not allow_out_of_order else ():  # a pending entry has its file
-            assert e.migration is not None
-            problems.append(Problem(e.migration.path, (
-                f"{e.label} is pending but older than the newest applied {self.db} migration; give it a newer "
-                "version, or allow it with --out-of-order")))
+        if not allow_out_of_order:
+            for e in self.out_of_order:  # a pending entry has its file
+                assert e.migration is not None
+                problems.append(Problem(e.migration.path, (
+                    f"{e.label} is pending but older than the newest applied {self.db} migration; give it a newer "
+                    "version, or allow it with --out-of-order")))
         if problems:
             raise InvalidMigrations(problems)
         failed = self.of(State.FAILED)

@@ -25,7 +25,7 @@ IS_ROOT = os.geteuid() == 0
 
 # Ports below Linux's ephemeral range (32768-60999), where no outgoing connection can take a port
 # between the moment it is found free and the moment its server binds it; each pytest-xdist
-# worker has its own block, so two workers never hand out the same one.
+# worker (up to six) has its own block, so two workers never hand out the same one.
 _BLOCK = 2000
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 6
 _turn = itertools.count(random.randrange(_BLOCK))  # where another run's servers are less likely to be
