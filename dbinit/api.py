@@ -14,6 +14,7 @@ its own secrets in its events (forgotten when it returns).
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import os
 from dataclasses import dataclass, field, replace
@@ -78,7 +79,7 @@ def _settings(call: str, migrations: str | Path, settings: Settings | None, from
         if name not in known:
             raise TypeError(f"{call}() got an unexpected keyword argument {name!r}")
     if settings is not None:
-        _register(settings)
+        settings.use()
         return settings
     variables = dict(os.environ) if from_environment else {}
     variables.update(env or {})
@@ -88,28 +89,23 @@ def _settings(call: str, migrations: str | Path, settings: Settings | None, from
                 variables[variable] = text(targets[keyword])
     urls = {name: value for name, value in targets.items() if known[name] is None}
     loaded = load(variables, migrations=str(migrations), **urls, **flags)
-    _register(loaded)
+    loaded.use()
     if loaded.fleet is not None:  # never a run of the shared part alone that looks like the whole fleet's
         raise ConfigError(f"{call}(): a fleet's tenants (DBINIT_TENANTS, DBINIT_TENANTS_QUERY, DBINIT_TENANTS_FROM) "
                           "are migrated by the command line (dbinit migrate); the Python API runs one target")
     return loaded
 
 
-def _register(settings: Settings) -> None:
-    """The call's lines mask its settings' secrets (each call is a run of its own: log.secrets)."""
-    for secret in settings.secrets:
-        log.add_secret(secret)
-
-
-def _own_secrets(call: Callable[P, R]) -> Callable[P, R]:
-    """A call of the API masks its own secrets, in its events and in the error it raises (which the
-    application logs: a server's message may quote a placeholder's value), and forgets them when
-    it returns: an application's process makes many calls, with other passwords."""
+def _own_run(call: Callable[P, R]) -> Callable[P, R]:
+    """A call of the API is a run of its own: it masks its own secrets, in its events and in the
+    error it raises (which the application logs: a server's message may quote a placeholder's
+    value), and forgets them when it returns, with its archive limits: an application's process
+    makes many calls, with other passwords and settings."""
     @functools.wraps(call)
     def scoped(*args: P.args, **kwargs: P.kwargs) -> R:
         with log.secrets():
             try:
-                return call(*args, **kwargs)
+                return contextvars.copy_context().run(call, *args, **kwargs)
             except DbinitError as e:
                 e.args = tuple(log.redact(a) if isinstance(a, str) else a for a in e.args)
                 if isinstance(e, InvalidMigrations):
@@ -131,7 +127,7 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
     return Result(out)
 
 
-@_own_secrets
+@_own_run
 def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
             from_environment: bool = False, settings: Settings | None = None, dry_run: bool = False,
             post_deploy: bool = False, placeholders: Mapping[str, str] | None = None, out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
@@ -146,14 +142,14 @@ def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | N
     return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
 
 
-@_own_secrets
+@_own_run
 def status(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
            from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """Files versus history, as `dbinit status` shows it."""
     return _result(Runner(_settings("status", migrations, settings, from_environment, env, targets)).status())
 
 
-@_own_secrets
+@_own_run
 def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
           from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """No lock, no writes: `.up_to_date` when nothing is pending. Changed files, failed marks and
@@ -161,7 +157,7 @@ def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | Non
     return _result(Runner(_settings("check", migrations, settings, from_environment, env, targets)).check())
 
 
-@_own_secrets
+@_own_run
 def schema(migrations: str | Path = "migrations", *, directory: str | Path | None = None, check: bool = False,
            env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
            **targets: Target) -> list[Path]:
@@ -174,7 +170,7 @@ def schema(migrations: str | Path = "migrations", *, directory: str | Path | Non
     return schema_commands.schema(runner, check=check)
 
 
-@_own_secrets
+@_own_run
 def wait(*, env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
          timeout: float | None = None, **targets: Target) -> None:
     """Return once every configured database answers a real query; NotReady at the deadline."""

@@ -9,6 +9,7 @@ A file inside is named by the archive's path and its own (migrations.tar.gz/post
 its checksum is the one the same file on disk has. Pure: no server I/O."""
 from __future__ import annotations
 
+import contextvars
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -31,13 +32,13 @@ class Limits(NamedTuple):
     entries: int = 20000
 
 
-_limits = Limits()
+# A run's own (the command line's, or one call of the Python API's), not the process's.
+_limits: contextvars.ContextVar[Limits] = contextvars.ContextVar("archive_limits", default=Limits())
 
 
 def configure(limits: Limits) -> None:
-    """The limits of the settings (DBINIT_ARCHIVE_MAX_MB, DBINIT_ARCHIVE_MAX_FILES)."""
-    global _limits
-    _limits = limits
+    """The run's limits, from its settings (DBINIT_ARCHIVE_MAX_MB, DBINIT_ARCHIVE_MAX_FILES)."""
+    _limits.set(limits)
 
 
 @dataclass
@@ -58,8 +59,9 @@ class Entry(NamedTuple):
         return self.folder
 
 
-# Archives read, by path, with the size and time they had: read once a process, read again when replaced.
-_read: dict[Path, tuple[tuple[int, int], Archive]] = {}
+# Archives read, by path and the limits they were read under, with the size and time they had:
+# read once a process, read again when replaced.
+_read: dict[tuple[Path, Limits], tuple[tuple[int, int], Archive]] = {}
 
 
 def is_archive(path: Path) -> bool:
@@ -68,19 +70,20 @@ def is_archive(path: Path) -> bool:
 
 def _opened(path: Path) -> Archive:
     stat = path.stat()
-    key = path.absolute()
+    limits = _limits.get()
+    key = (path.absolute(), limits)
     if key in _read and _read[key][0] == (stat.st_mtime_ns, stat.st_size):
         return _read[key][1]
-    archive = _unpack(path)
+    archive = _unpack(path, limits)
     _read[key] = ((stat.st_mtime_ns, stat.st_size), archive)
     return archive
 
 
-def _unpack(path: Path) -> Archive:
+def _unpack(path: Path, limits: Limits) -> Archive:
     import tarfile  # only when there is an archive: not on every run's path
     import zlib
 
-    archive, total, limits = Archive(path), 0, _limits
+    archive, total = Archive(path), 0
 
     def refused(why: str) -> InvalidMigrations:
         return InvalidMigrations([Problem(path, f"{why}; nothing was run")])

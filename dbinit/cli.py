@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import dataclasses
 import difflib
 import json
@@ -329,8 +330,7 @@ def run(argv: list[str], report: RunReport) -> int:
                     log_format=args.log_format, out_of_order=getattr(args, "out_of_order", None),
                     create_database=getattr(args, "create_database", None), tenant=args.tenant, parallel=args.parallel,
                     placeholders=_pairs(args.placeholder), **targets)
-    for secret in settings.secrets:
-        log.add_secret(secret)
+    settings.use()
     report.path, report.termination_log = settings.report, settings.termination_log
     log.info("dbinit", f"dbinit {VERSION}: {args.command}", version=VERSION)  # in the chosen log format
     origin = audit.current()
@@ -484,8 +484,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_and_map(argv: list[str]) -> int:
-    with log.secrets():  # this run's, also when called twice in one process (tests)
-        return _run_once(argv)
+    # The run's secrets, log format and archive limits are its own, also when it is called twice in
+    # one process (tests).
+    with log.secrets():
+        return contextvars.copy_context().run(_run_once, argv)
 
 
 def _run_once(argv: list[str]) -> int:

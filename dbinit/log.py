@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
 
 logger = logging.getLogger("dbinit")
-_format = "text"
+_format: contextvars.ContextVar[str] = contextvars.ContextVar("format", default="text")  # a run's own
 # What every event of this thread is about (a fleet's tenant); threads started by `thread` carry it.
 _scope: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("scope", default={})
 _run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_id", default=None)
@@ -32,8 +32,7 @@ _IN_PLACE = (re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@]*:)(?!PASSWORD@)\S*(?=@)
 
 
 def configure(fmt: str) -> None:
-    global _format
-    _format = fmt
+    _format.set(fmt)
 
 
 class Secrets:
@@ -91,7 +90,7 @@ class _Line(logging.Formatter):
         level = "WARN" if record.levelno == logging.WARNING else record.levelname
         source = getattr(record, "source", "dbinit")
         scope = getattr(record, "scope", {})
-        if _format == "json":
+        if _format.get() == "json":
             line = {"time": now, "level": level, "source": source, "message": record.getMessage(), **scope}
             if run_id := _run_id.get():
                 line["run_id"] = run_id

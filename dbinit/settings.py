@@ -68,6 +68,7 @@ class Settings:
     progress_interval: float
     log_format: str
     out_of_order: bool
+    archive_limits: archive.Limits = archive.Limits()
     lint: str = "warn"  # off, warn, error: a database's lint findings in pending files
     report: Path | None = None  # DBINIT_REPORT: the run report's path
     before_migrate: str | None = None  # a command run once before the first pending migration (a backup)
@@ -93,6 +94,15 @@ class Settings:
         """A configured database's own settings."""
         return self.databases[db]
 
+    def use(self) -> None:
+        """The run using these (the command line's, or a call of the Python API's, each in a context
+        of its own) masks their secrets, writes its lines in their format and reads archives under
+        their limits; the next run, in the same process, by its own."""
+        for secret in self.secrets:
+            log.add_secret(secret)
+        log.configure(self.log_format)
+        archive.configure(self.archive_limits)
+
 
 def variables() -> list[Variable]:
     """Every variable dbinit reads: each database's, in the order of applying, then dbinit's own."""
@@ -114,10 +124,9 @@ def _load(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
     log_format = (flags.get("log_format") or e.get("DBINIT_LOG_FORMAT") or "text").lower()
     if log_format not in ("text", "json"):
         raise ConfigError("DBINIT_LOG_FORMAT must be text or json")
-    log.configure(log_format)
     migrations = Path(flags.get("migrations") or e.get("DBINIT_MIGRATIONS") or _peer_folder(e) or "migrations")
-    archive.configure(archive.Limits(e.count("DBINIT_ARCHIVE_MAX_MB", 256) * archive.MIB,
-                                     e.count("DBINIT_ARCHIVE_MAX_FILES", 20000)))
+    archive_limits = archive.Limits(e.count("DBINIT_ARCHIVE_MAX_MB", 256) * archive.MIB,
+                                    e.count("DBINIT_ARCHIVE_MAX_FILES", 20000))
     out_of_order = flags.get("out_of_order") or e.flag("DBINIT_OUT_OF_ORDER")
     lint = e.choice("DBINIT_LINT", "warn", ("off", "warn", "error"))
     drift = e.choice("DBINIT_DRIFT", "warn", ("off", "warn", "fail"))
@@ -145,6 +154,7 @@ def _load(env: Mapping[str, str], flags: Mapping[str, Any]) -> Settings:
         after_migrate=e.raw("DBINIT_AFTER_MIGRATE"),
         termination_log=Path(e.get("DBINIT_TERMINATION_LOG") or "/dev/termination-log"),
         log_format=log_format,
+        archive_limits=archive_limits,
         out_of_order=bool(out_of_order),
         lint=lint,
         require_sum=e.flag("DBINIT_REQUIRE_SUM"),

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 import failure_modes
+from dbinit import api
+from dbinit.errors import InvalidMigrations
 from conftest import ROOT, run_dbinit, write_files
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -169,6 +171,17 @@ def test_an_archive_of_more_files_than_allowed_is_refused(pg, tmp_path):
     assert refused.returncode == 65 and "holds more than 2 files and folders (DBINIT_ARCHIVE_MAX_FILES)" \
         in refused.stderr, refused.stderr
     assert nothing_ran(pg)
+
+
+def test_an_api_call_reads_an_archive_under_its_own_limits_not_an_earlier_calls(pg, tmp_path):
+    """An application's process makes many calls: an archive one call read is not taken as read by
+    the next call, which allows fewer files, nor do that call's limits outlive it."""
+    archive = packed(tmp_path, folder(tmp_path))
+    assert api.check(archive, postgres_url=pg.url).databases["postgres"].pending == ["V001", "V002"]
+    with pytest.raises(InvalidMigrations, match=r"holds more than 2 files and folders \(DBINIT_ARCHIVE_MAX_FILES\)"):
+        api.check(archive, env={"DBINIT_ARCHIVE_MAX_FILES": "2"}, postgres_url=pg.url)
+    assert api.migrate(archive, postgres_url=pg.url).databases["postgres"].pending == []
+    assert pg.sql("SELECT count(*) FROM dbinit.dbinit_schema_history") == "2"
 
 
 def test_helm_values_carry_small_sets_as_text_and_large_ones_as_an_archive(tmp_path):

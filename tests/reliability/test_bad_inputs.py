@@ -102,6 +102,9 @@ CASES = [
     Case("log-format", 78, "DBINIT_LOG_FORMAT must be text or json", env={"DBINIT_LOG_FORMAT": "xml"}),
     Case("out-of-order-flag", 78, "DBINIT_OUT_OF_ORDER must be true or false", env={"DBINIT_OUT_OF_ORDER": "maybe"}),
     Case("unconfigured-database", 78, "redis is not configured; set REDIS_URL", env={"REDIS_URL": ""}),
+    Case("unconfigured-postgres", 78, "postgres is not configured; set POSTGRES_URL, DATABASE_URL, POSTGRES_HOST, "
+         "PGHOST or PGSERVICE", env={"POSTGRES_URL": ""}),
+    Case("unconfigured-neo4j", 78, "neo4j is not configured; set NEO4J_URI", env={"NEO4J_URI": ""}),
     Case("wrong-password", 77, "authentication refused", env={"NEO4J_AUTH": "neo4j/not-the-password"}),
     # Command line: 64.
     Case("unknown-command", 64, "unknown command 'migrat'", args=("migrat",)),

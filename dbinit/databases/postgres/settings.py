@@ -12,7 +12,7 @@ from ... import log
 from ...environment import Env, Variable, check_port, check_user, check_userinfo, url_password
 from ...errors import ConfigError
 
-VARIABLES = "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST or PGHOST"
+VARIABLES = "POSTGRES_URL, DATABASE_URL, POSTGRES_HOST, PGHOST or PGSERVICE"
 # In the order they are looked at: a URL, else the official image's variables, else libpq's.
 ENVIRONMENT = (
     Variable("POSTGRES_URL", "", "`postgresql://user:password@host:5432/database?sslmode=…`, or a libpq "
