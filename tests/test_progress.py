@@ -12,10 +12,15 @@ def lines(result, source: str) -> list[dict]:
 
 
 def test_a_long_index_build_shows_its_phase_and_a_rising_percentage(pg, migrations):
+    # The build's table scan is long by construction, not by the machine's speed: its expression
+    # sleeps a millisecond a row, so 6,000 rows in some 50 blocks take 6 s or more, some 20 lines
+    # at 0.3 s, each a few blocks further (a fast build of a large table could go by between two).
     pg.sql("CREATE TABLE orders (id int, ref text); "
-           "INSERT INTO orders SELECT i, md5(i::text) FROM generate_series(1, 2000000) i")
+           "INSERT INTO orders SELECT i, md5(i::text) FROM generate_series(1, 6000) i; "
+           "CREATE FUNCTION slowly(t text) RETURNS text IMMUTABLE LANGUAGE plpgsql "
+           "AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN t; END $$")
     migrations.write("V001-orders-ref-up.sql", "-- dbinit: no-transaction\n"
-                                               "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_ref ON orders (ref);\n")
+                                               "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_ref ON orders (slowly(ref));\n")
     result = run_dbinit("migrate", "--migrations", str(migrations.path), POSTGRES_URL=pg.url,
                         DBINIT_PROGRESS_INTERVAL="0.3", DBINIT_LOG_FORMAT="json")
     assert result.returncode == 0, result.stderr
