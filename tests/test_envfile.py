@@ -1,5 +1,7 @@
 """A `.env` file for the laptop, as dbmate reads one: the command line's, the environment winning,
 values naive parsing gets wrong, a bad line named. Real PostgreSQL."""
+import json
+
 from conftest import run_dbinit
 
 TRICKY = 'he said "hi" # not a comment = still the value'
@@ -34,6 +36,17 @@ def test_dot_env_in_the_working_directory_configures_the_command_line_and_the_en
     assert overridden.returncode == 0 and "Missing" in overridden.stdout, overridden.stderr
     assert "read POSTGRES_URL, POSTGRES_PASSWORD, DBINIT_PLACEHOLDER_GREETING, DBINIT_PLACEHOLDER_POEM from .env" \
         in overridden.stderr
+
+
+def test_the_log_format_a_dot_env_chooses_is_every_line_s_after_it_is_read(pg, migrations, tmp_path):
+    """DBINIT_LOG_FORMAT from .env is read with the settings, after the command line's early format
+    (flags and environment): from there on, every line is in it."""
+    migrations.write("V1-a-up.sql", "CREATE TABLE t (id int);\n")
+    write_env(tmp_path / ".env", pg, migrations, "DBINIT_LOG_FORMAT=json\n")
+    result = run_dbinit("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert lines[0]["message"].endswith(": migrate") and any("applied" in r["message"] for r in lines)
 
 
 def test_env_file_names_another_file_and_a_bad_line_is_refused_naming_it(pg, migrations, tmp_path):
