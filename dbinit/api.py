@@ -14,7 +14,6 @@ its own secrets in its events (forgotten when it returns).
 """
 from __future__ import annotations
 
-import contextvars
 import functools
 import os
 from dataclasses import dataclass, field, replace
@@ -96,16 +95,15 @@ def _settings(call: str, migrations: str | Path, settings: Settings | None, from
     return loaded
 
 
-def _own_run(call: Callable[P, R]) -> Callable[P, R]:
-    """A call of the API is a run of its own: it masks its own secrets, in its events and in the
-    error it raises (which the application logs: a server's message may quote a placeholder's
-    value), and forgets them when it returns, with its archive limits: an application's process
-    makes many calls, with other passwords and settings."""
+def _own_secrets(call: Callable[P, R]) -> Callable[P, R]:
+    """A call of the API masks its own secrets, in its events and in the error it raises (which the
+    application logs: a server's message may quote a placeholder's value), and forgets them when
+    it returns: an application's process makes many calls, with other passwords."""
     @functools.wraps(call)
     def scoped(*args: P.args, **kwargs: P.kwargs) -> R:
         with log.secrets():
             try:
-                return contextvars.copy_context().run(call, *args, **kwargs)
+                return call(*args, **kwargs)
             except DbinitError as e:
                 e.args = tuple(log.redact(a) if isinstance(a, str) else a for a in e.args)
                 if isinstance(e, InvalidMigrations):
@@ -127,7 +125,7 @@ def _result(plans: list[Plan], applied: dict[str, list[Applied]] | None = None) 
     return Result(out)
 
 
-@_own_run
+@_own_secrets
 def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
             from_environment: bool = False, settings: Settings | None = None, dry_run: bool = False,
             post_deploy: bool = False, placeholders: Mapping[str, str] | None = None, out_of_order: bool | None = None, wait_timeout: float | None = None, lock_timeout: float | None = None,
@@ -142,14 +140,14 @@ def migrate(migrations: str | Path = "migrations", *, env: Mapping[str, str] | N
     return _result([plan for plan, _ in done], {plan.db: applied for plan, applied in done})
 
 
-@_own_run
+@_own_secrets
 def status(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
            from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """Files versus history, as `dbinit status` shows it."""
     return _result(Runner(_settings("status", migrations, settings, from_environment, env, targets)).status())
 
 
-@_own_run
+@_own_secrets
 def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | None = None,
           from_environment: bool = False, settings: Settings | None = None, **targets: Target) -> Result:
     """No lock, no writes: `.up_to_date` when nothing is pending. Changed files, failed marks and
@@ -157,7 +155,7 @@ def check(migrations: str | Path = "migrations", *, env: Mapping[str, str] | Non
     return _result(Runner(_settings("check", migrations, settings, from_environment, env, targets)).check())
 
 
-@_own_run
+@_own_secrets
 def schema(migrations: str | Path = "migrations", *, directory: str | Path | None = None, check: bool = False,
            env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
            **targets: Target) -> list[Path]:
@@ -170,7 +168,7 @@ def schema(migrations: str | Path = "migrations", *, directory: str | Path | Non
     return schema_commands.schema(runner, check=check)
 
 
-@_own_run
+@_own_secrets
 def wait(*, env: Mapping[str, str] | None = None, from_environment: bool = False, settings: Settings | None = None,
          timeout: float | None = None, **targets: Target) -> None:
     """Return once every configured database answers a real query; NotReady at the deadline."""

@@ -32,7 +32,8 @@ class Limits(NamedTuple):
     entries: int = 20000
 
 
-# A run's own (the command line's, or one call of the Python API's), not the process's.
+# A run's own (the command line's, or one call of the Python API's, each setting it): a context
+# variable, so calls in two threads keep theirs.
 _limits: contextvars.ContextVar[Limits] = contextvars.ContextVar("archive_limits", default=Limits())
 
 

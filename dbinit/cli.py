@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import contextvars
 import dataclasses
 import difflib
 import json
@@ -484,10 +483,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_and_map(argv: list[str]) -> int:
-    # The run's secrets, log format and archive limits are its own, also when it is called twice in
-    # one process (tests).
-    with log.secrets():
-        return contextvars.copy_context().run(_run_once, argv)
+    with log.secrets():  # this run's, also when called twice in one process (tests)
+        return _run_once(argv)
 
 
 def _run_once(argv: list[str]) -> int:

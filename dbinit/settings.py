@@ -95,9 +95,9 @@ class Settings:
         return self.databases[db]
 
     def use(self) -> None:
-        """The run using these (the command line's, or a call of the Python API's, each in a context
-        of its own) masks their secrets, writes its lines in their format and reads archives under
-        their limits; the next run, in the same process, by its own."""
+        """The run using these (the command line's, or a call of the Python API's) masks their
+        secrets, writes its lines in their format and reads archives under their limits, set before
+        it reads a file; each is a context variable, so a call in another thread keeps its own."""
         for secret in self.secrets:
             log.add_secret(secret)
         log.configure(self.log_format)
