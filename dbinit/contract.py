@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Iterator, Protocol, runtime_checkable
 
 from . import log, retry
-from .errors import DbinitError, LockLost, LockTimeout, Problem
+from .errors import DbinitError, LockLost, LockTimeout, MigrationFailed, Problem
 from .history import Applied
 from .lease import RAN_OUT, Lease, owner_id
 from .migration import Migration
@@ -153,17 +153,24 @@ class Backend(ABC):
         """The error of a write the database refused because this runner's lease had run out."""
         return LockLost(self.name, f"{RAN_OUT}; it is now held by {self.holder_or_unknown()}{outcome}")
 
-    def lost_lock(self) -> LockLost | None:
-        """After a failed write: LockLost when this runner no longer holds the lock (another runner's
-        work, not the file, may be why it failed), else None."""
-        if not self.leased:
-            return None
+    @contextmanager
+    def under_lease(self) -> Iterator[None]:
+        """One write under the lock. A failure after this runner's lease ran out is the lost lock,
+        whatever the database said: another runner's work may be why a file failed, and a runner
+        taking over ends the transactions the old holder left open (its commit or its history write
+        then fails). A typed error other than a failed file (the connection lost) stands."""
         try:
-            if self.holds_lock():
-                return None
-        except Exception:  # the database is gone: the caller's own error says more
-            return None
-        return self.lease_lost()
+            yield
+        except Exception as e:
+            if not self.leased or isinstance(e, DbinitError) and not isinstance(e, MigrationFailed):
+                raise
+            try:
+                lost = not self.holds_lock()
+            except Exception:  # the database is gone: the write's own error says more
+                lost = False
+            if lost:
+                raise self.lease_lost() from None
+            raise
 
     def holder_or_unknown(self) -> str:
         try:

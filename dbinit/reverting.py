@@ -9,7 +9,7 @@ from typing import Mapping
 
 from . import content, log, registry
 from .contract import Backend, Prechecks, Reverts
-from .errors import InvalidMigrations, MigrationFailed, Problem
+from .errors import InvalidMigrations, Problem
 from .migration import Migration, down_of
 from .plan import Entry, without_down
 from .report import RunReport
@@ -53,10 +53,8 @@ def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport, placehold
         for m, d in pairs:
             backend.fence()
             start = time.perf_counter()
-            try:
+            with backend.under_lease():
                 backend.revert(m, d)
-            except MigrationFailed as e:
-                raise backend.lost_lock() or e from None
             ms = round((time.perf_counter() - start) * 1000)
             report.reverted(backend.name, m, d, ms)
             log.info(backend.name, f"reverted {m.label} {m.description} ({ms} ms)", script=d.script)

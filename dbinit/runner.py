@@ -11,7 +11,7 @@ from . import (archive, audit, content, drift, files, hooks, integrity, log, pla
                reverting, schema_files, skeleton, targets, telemetry)
 from .contract import Backend, BacksUp, Creates, Describes, Finishes, Groups, Prechecks, Scripts
 from .description import Comparison
-from .errors import (ConfigError, DbinitError, InvalidMigrations, MigrationFailed, NotReady, PreconditionFailed, Problem,
+from .errors import (ConfigError, DbinitError, InvalidMigrations, NotReady, PreconditionFailed, Problem,
                      UsageError)
 from .files import Catalog
 from .history import Applied
@@ -375,10 +375,8 @@ class Runner:
         self.report.one_transaction(backend.name)
         backend.fence()
         _require(backend, batch)  # as the database is before the transaction: all of them, or none
-        try:
+        with backend.under_lease():
             records = backend.apply_all(batch)
-        except MigrationFailed as e:
-            raise backend.lost_lock() or e from None
         for m, applied in zip(batch, records):
             self._applied(backend, m, applied, plan)
         return records
@@ -395,10 +393,8 @@ class Runner:
         (another runner's work may be why)."""
         backend.fence()
         _require(backend, [migration])
-        try:
+        with backend.under_lease():
             return backend.apply(migration)
-        except MigrationFailed as e:
-            raise backend.lost_lock() or e from None
 
     def down(self, to: list[str]) -> None:
         """Run down scripts newer than each target, newest first, each with its history record, in

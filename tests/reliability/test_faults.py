@@ -72,6 +72,48 @@ def test_a_runner_paused_past_its_lease_writes_nothing_more_and_exits_75(db, mig
     assert 0 < before < fleet.count
 
 
+def test_a_neo4j_runner_paused_with_a_transaction_open_finds_it_ended_by_the_new_holder_and_exits_75(
+        migrations, neo4j_db):
+    """A runner taking over an expired lease terminates what the old holder left open on the
+    server. Resumed, the old holder's next word to that transaction (here its history write) is
+    refused as terminated: that is the lost lock (75), not a query the server refused (1).
+    (PostgreSQL's sibling cannot happen: an open transaction keeps the lease row locked, and no
+    runner takes over until it ends; Redis keeps no transaction open between commands.)"""
+    fleet = Fleet(migrations, neo4j=neo4j_db)
+    fleet.write(1)
+    migrations.write("2025-01-01-002-mark.cypher", "CREATE (:Mark {n: 2});\nUNWIND range(1, 3000) AS a "
+                     "UNWIND range(1, 3000) AS b WITH a, b WHERE a * b = -1 RETURN count(*) AS slow;\n")
+    fleet.count = 2
+    paused = fleet.start()
+    wait_for_line(paused, "applied ")  # the first file; the second's transaction comes next
+
+    with neo4j_db.driver() as driver:
+        def runners_statements() -> list[str]:
+            return [r["q"] for r in driver.execute_query(
+                "SHOW TRANSACTIONS YIELD currentQuery AS q, metaData WHERE metaData.dbinit IS NOT NULL "
+                "RETURN q").records]
+
+        wait_for(lambda: any("AS slow" in q for q in runners_statements()), 30, "the slow statement never ran")
+        paused.send_signal(signal.SIGSTOP)
+        try:
+            # The statement ends on the server; its transaction stays open, waiting for the runner.
+            wait_for(lambda: runners_statements() == [""], 60, "the statement never ended")
+            wait_for(lambda: driver.execute_query("MATCH (l:__DbinitLock) WHERE l.expires < timestamp() "
+                                                  "RETURN count(l) AS n").records[0]["n"] == 1, 30, "the lease")
+            other = run_dbinit("migrate", "--migrations", str(migrations.path), timeout=120, **fleet.env)
+            assert other.returncode == 0, other.stderr
+            assert fleet.assert_consistent(complete=True)
+            assert [r["status"] for r in driver.execute_query(  # the old holder's, ended by the new one
+                "SHOW TRANSACTIONS YIELD status, metaData WHERE metaData.dbinit IS NOT NULL RETURN status").records
+            ] == ["Terminated with reason: Status.Code[Neo.ClientError.Transaction.Terminated]"]
+        finally:
+            paused.send_signal(signal.SIGCONT)
+    code, err = finish(paused, 60)
+    assert code == 75, err
+    assert "neo4j: the migration lock was lost" in err
+    assert fleet.assert_consistent(complete=True)
+
+
 def test_a_paused_postgres_holder_keeps_its_lock_and_others_give_up_naming_it(migrations, pg):
     """Postgres' lock dies with its session, not with a lease: a paused holder still holds it,
     so no other runner may start; once resumed, the holder finishes."""
