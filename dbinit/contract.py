@@ -68,6 +68,10 @@ class Backend(ABC):
         """This backend's client-library exception as a typed error, or None if it is not one."""
         return None
 
+    def words(self, error: Exception) -> str:
+        """An error as a warning quotes it: a client library's exception as this backend reads it."""
+        return str(self.translate(error) or error)
+
     # The lock, of the kind the backend chose.
     @property
     def leased(self) -> bool:
@@ -130,7 +134,7 @@ class Backend(ABC):
             raise LockTimeout(f"{self.name}: could not get the migration lock within {timeout:g} s; "
                               f"it is held by {self.lock_holder()} (DBINIT_LOCK_TIMEOUT)")
         waited = time.monotonic() - start
-        self._lease = Lease(self.name, self.renew_lock, self.lease_s) if self.leased else None
+        self._lease = Lease(self.name, self.renew_lock, self.lease_s, self.words) if self.leased else None
         try:
             yield waited
         finally:
@@ -140,7 +144,7 @@ class Backend(ABC):
             try:
                 self.unlock()
             except Exception as e:  # must not hide why the run is ending; the lease or the session's end frees it
-                log.warn(self.name, f"could not release the migration lock ({e}); it is freed when its lease "
+                log.warn(self.name, f"could not release the migration lock ({self.words(e)}); it is freed when its lease "
                          "runs out or its session ends")
 
     def fence(self) -> None:

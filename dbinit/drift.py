@@ -74,8 +74,8 @@ def record_after(backend: Backend, reason: str, before: Comparison | None = None
     try:
         record(backend, reason, before=before)
     except Exception as e:
-        log.warn(backend.name, f"could not record the schema for drift checks ({e}); the next run that changes "
-                 "it records it, or dbinit accept")
+        log.warn(backend.name, f"could not record the schema for drift checks ({backend.words(e)}); the next run "
+                 "that changes it records it, or dbinit accept")
 
 
 def person() -> str:

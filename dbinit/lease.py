@@ -33,8 +33,9 @@ class Lease:
     expires. Once the lease is lost (another owner, or no renewal for a whole lease) `lost` says
     why and stays set: the run must stop before its next write."""
 
-    def __init__(self, name: str, renew: Callable[[], bool], lease_s: float) -> None:
-        self.name, self.renew, self.lease_s = name, renew, lease_s
+    def __init__(self, name: str, renew: Callable[[], bool], lease_s: float,
+                 words: Callable[[Exception], str]) -> None:
+        self.name, self.renew, self.lease_s, self.words = name, renew, lease_s, words
         self.lost: str | None = None
         self._stop = threading.Event()
         self._thread = log.thread(self._run, name=f"{name}-lease")
@@ -48,9 +49,9 @@ class Lease:
                     self.lost = "another runner took it after this run's lease ran out"
             except Exception as e:  # retried on the next tick; the lease covers two misses
                 if time.monotonic() - renewed < self.lease_s:
-                    log.warn(self.name, f"could not renew the migration lock lease: {e}")
+                    log.warn(self.name, f"could not renew the migration lock lease: {self.words(e)}")
                     continue
-                self.lost = f"its lease could not be renewed for {self.lease_s:g} s ({e})"
+                self.lost = f"its lease could not be renewed for {self.lease_s:g} s ({self.words(e)})"
             else:
                 # Renewed even after a pause past the lease: the lock still names this runner, so
                 # nobody else took it meanwhile.

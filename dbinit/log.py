@@ -96,7 +96,9 @@ class _Line(logging.Formatter):
                 line["run_id"] = run_id
             line.update(getattr(record, "fields", {}))
             return json.dumps(line, default=str)
-        return f"{now} {level} {source}{''.join(f'[{v}]' for v in scope.values())}: {record.getMessage()}"
+        # One line per event, also when a client library's words span lines.
+        message = " ".join(part.strip() for part in record.getMessage().splitlines() if part.strip())
+        return f"{now} {level} {source}{''.join(f'[{v}]' for v in scope.values())}: {message}"
 
 
 def install() -> None:

@@ -5,6 +5,7 @@ test named. docs/reference/failure-modes.md is this table rendered (`python test
 writes it; a test holds the two equal)."""
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,13 +242,18 @@ MODES: dict[str, dict[str, Cell | Never]] = {
     },
 }
 
+_EVENT = re.compile(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [A-Z]+ |\{"time": ')
+
+
 def check(result, mode: str, db: str) -> None:
     """A run of dbinit is the table's cell: its exit code, and the cell's words in its last error
     line (anywhere in its log for a run that ends 0). Tests that prove a cell call this."""
     cell = MODES[mode][db]
     assert isinstance(cell, Cell), f"{mode!r} cannot happen on {db}"
     assert result.returncode == cell.code, result.stderr
-    errors = [line for line in result.stderr.splitlines() if " ERROR " in line or '"level": "ERROR"' in line]
+    lines = result.stderr.splitlines()
+    assert all(_EVENT.match(line) for line in lines), result.stderr  # one line per event, whatever a library said
+    errors = [line for line in lines if " ERROR " in line or '"level": "ERROR"' in line]
     assert cell.says in (errors[-1] if cell.code else result.stderr), result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 

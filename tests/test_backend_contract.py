@@ -148,5 +148,8 @@ def test_a_connection_the_server_dropped_is_reported_as_lost(db, make_server):
         typed = raised.value if isinstance(raised.value, ConnectionLost) else backend.translate(raised.value)
         assert isinstance(typed, ConnectionLost), raised.value
         assert str(typed).startswith(f"{db}: the connection was lost")
+        # The driver's words on one line, without Python's reprs of addresses.
+        assert "\n" not in str(typed) and "Address((" not in str(typed), str(typed)
+        assert backend.words(raised.value) == str(typed)  # as a warning quotes it
     finally:
         backend.close()

@@ -212,6 +212,15 @@ def test_an_error_without_a_position_still_names_its_line(pg, migrations):
     assert pg.sql("SELECT to_regclass('a') IS NULL") == "t"
 
 
+def test_a_server_message_that_spans_lines_is_still_one_log_line(pg, migrations):
+    """One line per event: a log reader (or `tail -1`) has the whole error, whatever the server said."""
+    migrations.write("V1-a-up.sql", "DO $$ BEGIN RAISE EXCEPTION E'the first line\\nthe second line'; END $$;\n")
+    result = migrate(pg, migrations, "migrate")
+    assert result.returncode == 1
+    assert "V1-a-up.sql:1: SQLSTATE P0001: the first line the second line" in result.stderr.splitlines()[-1], \
+        result.stderr
+
+
 def test_a_history_table_made_before_the_baselined_column_is_read_then_given_it(pg, migrations):
     """A table of dbinit 0.2 (no column `baselined`): status reads it as it is, and the next run
     that writes adds the column; its rows stay Applied."""

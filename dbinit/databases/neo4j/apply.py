@@ -75,7 +75,7 @@ def _run_file(b: Neo4jBackend, migration: Migration, last_write: Callable[[Any, 
     except (Neo4jError, DriverError) as e:
         if not unavailable(e):
             raise
-        raise ConnectionLost(b.name, getattr(e, "message", None) or str(e), migration.path,
+        raise ConnectionLost(b.name, b.said(e), migration.path,
                              "a transaction cut off before its commit was rolled back") from None
 
 

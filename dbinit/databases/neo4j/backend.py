@@ -23,7 +23,7 @@ from .apply import DOWN, FIELDS, audited
 from .lock import LOCK, NodeLock
 from .precheck import precheck
 from .restore import HISTORY
-from .server_errors import classify_connect_error, unavailable
+from .server_errors import classify_connect_error, said, unavailable
 from .settings import Neo4jSettings
 
 
@@ -139,7 +139,7 @@ class Neo4jBackend(Backend):
 
     def translate(self, error: Exception) -> DbinitError | None:
         if unavailable(error):
-            return ConnectionLost(self.name, getattr(error, "message", None) or str(error))
+            return ConnectionLost(self.name, self.said(error))
         if isinstance(error, Neo4jError) and error.code in _READ_ONLY:
             return ConfigError(f"neo4j: the database {self.database()} is read-only ({error.code}); dbinit migrates a "
                                "database that takes writes (server.databases.default_to_read_only, or ALTER DATABASE "
@@ -150,6 +150,10 @@ class Neo4jBackend(Backend):
         if isinstance(error, (Neo4jError, DriverError)):
             return DbinitError(f"neo4j: the server refused dbinit's own query: {getattr(error, 'message', None) or error}")
         return None
+
+    def said(self, error: Exception) -> str:
+        """The driver's words on one line, with the server's address."""
+        return said(error, "{}:{}".format(*self.settings.address()))
 
     def history(self) -> list[Applied]:
         # The fields alone, the time as numbers, in one record: hydrating whole nodes and Neo4j's
