@@ -81,8 +81,9 @@ def test_a_neo4j_runner_paused_with_a_transaction_open_finds_it_ended_by_the_new
     runner takes over until it ends; Redis keeps no transaction open between commands.)"""
     fleet = Fleet(migrations, neo4j=neo4j_db)
     fleet.write(1)
-    migrations.write("2025-01-01-002-mark.cypher", "CREATE (:Mark {n: 2});\nUNWIND range(1, 3000) AS a "
-                     "UNWIND range(1, 3000) AS b WITH a, b WHERE a * b = -1 RETURN count(*) AS slow;\n")
+    # 16M rows filtered: a second or more on the server, so a poll every 50 ms sees it running.
+    migrations.write("2025-01-01-002-mark.cypher", "CREATE (:Mark {n: 2});\nUNWIND range(1, 4000) AS a "
+                     "UNWIND range(1, 4000) AS b WITH a, b WHERE a * b = -1 RETURN count(*) AS slow;\n")
     fleet.count = 2
     paused = fleet.start()
     wait_for_line(paused, "applied ")  # the first file; the second's transaction comes next
