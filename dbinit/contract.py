@@ -147,22 +147,20 @@ class Backend(ABC):
                 log.warn(self.name, f"could not release the migration lock ({self.words(e)}); it is freed when its lease "
                          "runs out or its session ends")
 
-    def fence(self) -> None:
-        """Raise LockLost when the lease is known to be lost. Cheap, no I/O: called before every
-        migration. The backends' writes check the lease again inside the database, atomically."""
-        if self._lease is not None and self._lease.lost:
-            raise LockLost(self.name, f"{self._lease.lost}; it is now held by {self.holder_or_unknown()}")
-
     def lease_lost(self, outcome: str = "") -> LockLost:
         """The error of a write the database refused because this runner's lease had run out."""
         return LockLost(self.name, f"{RAN_OUT}; it is now held by {self.holder_or_unknown()}{outcome}")
 
     @contextmanager
     def under_lease(self) -> Iterator[None]:
-        """One write under the lock. A failure after this runner's lease ran out is the lost lock,
+        """One write under the lock (a migration, with its preconditions). Never started once the
+        lease is known lost (no I/O: the lease thread's word; the backends' writes check the lease
+        again inside the database, atomically). A failure after the lease ran out is the lost lock,
         whatever the database said: another runner's work may be why a file failed, and a runner
         taking over ends the transactions the old holder left open (its commit or its history write
         then fails). A typed error other than a failed file (the connection lost) stands."""
+        if self._lease is not None and self._lease.lost:
+            raise LockLost(self.name, f"{self._lease.lost}; it is now held by {self.holder_or_unknown()}")
         try:
             yield
         except Exception as e:

@@ -51,7 +51,6 @@ def revert(work: list[tuple[Backend, list[Entry]]], report: RunReport, placehold
     for backend, pairs in reversed(downs):
         assert isinstance(backend, Reverts)
         for m, d in pairs:
-            backend.fence()
             start = time.perf_counter()
             with backend.under_lease():
                 backend.revert(m, d)

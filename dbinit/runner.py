@@ -373,9 +373,8 @@ class Runner:
         log.info(backend.name, f"applying {len(batch)} file(s) in one transaction: {batch[0].label} to "
                  f"{batch[-1].label}{' (post-deploy)' if batch[0].post_deploy else ''}")
         self.report.one_transaction(backend.name)
-        backend.fence()
-        _require(backend, batch)  # as the database is before the transaction: all of them, or none
         with backend.under_lease():
+            _require(backend, batch)  # as the database is before the transaction: all of them, or none
             records = backend.apply_all(batch)
         for m, applied in zip(batch, records):
             self._applied(backend, m, applied, plan)
@@ -391,9 +390,8 @@ class Runner:
         """One migration under the lock: never started once the lease is known lost, nor when one of
         its preconditions is not met; a failure after the lease ran out is reported as the lost lock
         (another runner's work may be why)."""
-        backend.fence()
-        _require(backend, [migration])
         with backend.under_lease():
+            _require(backend, [migration])
             return backend.apply(migration)
 
     def down(self, to: list[str]) -> None:
