@@ -154,6 +154,13 @@ MODES: dict[str, dict[str, Cell | Never]] = {
                  "test_a_database_restarted_mid_run_is_named_with_the_file_and_reason_and_a_later_run_converges")
         for db in ("postgres", "neo4j", "redis")
     },
+    "a runner paused past its lock's lease (PostgreSQL's lock has one behind a pooler)": {
+        "postgres": Cell(75, AT_ONCE, "the migration lock was lost", "tests/reliability/test_faults.py::"
+                         "test_a_runner_behind_a_pooler_paused_past_its_postgres_lease_writes_nothing_and_exits_75"),
+        **{db: Cell(75, AT_ONCE, "the migration lock was lost", "tests/reliability/test_faults.py::"
+                    "test_a_runner_paused_past_its_lease_writes_nothing_more_and_exits_75")
+           for db in ("neo4j", "redis")},
+    },
     "a server that speaks another language": {
         "postgres": Cell(77, AT_ONCE, "authentication refused at", "tests/test_postgres_languages.py::"
                          "test_a_wrong_password_is_77_at_once_whatever_the_language"),
